@@ -1,0 +1,54 @@
+/**
+ * BrokerError: a failure of a core operation, with a stable string code (`TRIB_*`) that protocol sessions
+ * map onto their own error replies (Kafka error code, AMQP reply code, MQTT reason code, NATS -ERR) and that
+ * the HTTP API returns as is. The catalogue is data: docs/errors.md is generated from it.
+ */
+
+export interface ErrorCodeInfo {
+  /** What it means, for the docs and default messages. */
+  description: string;
+  /** True when the same request may succeed if retried later. */
+  retriable: boolean;
+}
+
+export const ERROR_CODES = {
+  TRIB_STREAM_NOT_FOUND: { description: 'No stream (topic, queue log) has that name.', retriable: false },
+  TRIB_STREAM_EXISTS: { description: 'A stream with that name already exists.', retriable: false },
+  TRIB_PARTITION_NOT_FOUND: { description: 'The stream has no partition with that index.', retriable: false },
+  TRIB_INVALID_NAME: { description: 'The name breaks the naming rules for its kind of resource.', retriable: false },
+  TRIB_INVALID_CONFIG: { description: 'A configuration value is missing, of the wrong type, or out of range.', retriable: false },
+  TRIB_OFFSET_OUT_OF_RANGE: { description: 'The offset is before the log start or beyond the high watermark.', retriable: false },
+  TRIB_MESSAGE_TOO_LARGE: { description: 'The message or batch is larger than the stream allows.', retriable: false },
+  TRIB_CORRUPT_RECORD: { description: 'A record batch failed its length, magic or CRC-32C check.', retriable: false },
+  TRIB_LOG_CLOSED: { description: 'The log was closed (broker shutting down or stream deleted).', retriable: true },
+  TRIB_STORAGE_IO: { description: 'A read, write or fsync on the data directory failed.', retriable: true },
+  TRIB_DATA_DIR_INCOMPATIBLE: { description: 'The data directory was written by an incompatible format version or cannot be read.', retriable: false },
+  TRIB_SUBJECT_INVALID: { description: 'A subject or subject filter is malformed (empty tokens, wildcard misuse).', retriable: false },
+  TRIB_EXCHANGE_NOT_FOUND: { description: 'No exchange has that name.', retriable: false },
+  TRIB_EXCHANGE_EXISTS: { description: 'An exchange with that name exists with a different type or arguments.', retriable: false },
+  TRIB_CURSOR_NOT_FOUND: { description: 'No cursor (consumer, subscription) has that name on the stream.', retriable: false },
+  TRIB_CURSOR_EXISTS: { description: 'A cursor with that name exists with different settings.', retriable: false },
+  TRIB_NOT_IN_FLIGHT: { description: 'The acknowledged offset is not delivered and unacknowledged on this cursor.', retriable: false },
+  TRIB_UNAUTHORIZED: { description: 'The principal is not allowed to perform the action on the resource.', retriable: false },
+  TRIB_AUTHENTICATION_FAILED: { description: 'Unknown user, wrong password, or a login not allowed from this address.', retriable: false },
+  TRIB_USER_EXISTS: { description: 'A user with that name already exists.', retriable: false },
+  TRIB_USER_NOT_FOUND: { description: 'No user has that name.', retriable: false },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class BrokerError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ERROR_CODES[code].description, options);
+    this.name = 'BrokerError';
+    this.code = code;
+    this.retriable = ERROR_CODES[code].retriable;
+  }
+}
+
+export function isBrokerError(err: unknown, code?: ErrorCode): err is BrokerError {
+  return err instanceof BrokerError && (code === undefined || err.code === code);
+}
