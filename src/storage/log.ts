@@ -103,3 +103,16 @@ export interface Log extends EventEmitter {
   /** 'append' (highWatermark: number) is emitted whenever the high watermark advances. */
   on(event: 'append', listener: (highWatermark: number) => void): this;
 }
+
+/**
+ * Hooks a log calls so the server can export metrics without storage importing the metrics library.
+ * All methods are optional and must be cheap: they run on the append path.
+ */
+export interface StorageObserver {
+  /** A batch of `records` records and `bytes` bytes was appended (called once per batch). */
+  onAppend?(records: number, bytes: number): void;
+  /** One fsync took `ms` milliseconds. */
+  onFsync?(ms: number): void;
+  /** Open segments changed by `delta` (+1 on roll/open, -1 on delete/close). */
+  onSegmentsChanged?(delta: number): void;
+}
