@@ -16,6 +16,7 @@ import {
   decodeRecordBatch,
   encodeRecordBatch,
   setBatchBaseOffset,
+  validateBatch,
   type RecordInput,
 } from './record-batch.js';
 import { DEFAULT_LOG_CONFIG, type AppendResult, type Log, type LogConfig, type ReadResult } from './log.js';
@@ -52,6 +53,14 @@ export class MemoryLog extends EventEmitter implements Log {
     if (batch.length > this.config.maxMessageBytes) {
       throw new StorageError('TRIB_MESSAGE_TOO_LARGE', `batch of ${batch.length} bytes exceeds maxMessageBytes ${this.config.maxMessageBytes}`);
     }
+    // Same check as PartitionLog: the contract promises a stored batch is intact (found by the contract suite).
+    let size: number;
+    try {
+      size = validateBatch(batch);
+    } catch (err) {
+      throw new StorageError('TRIB_CORRUPT_RECORD', `rejected batch: ${(err as Error).message}`, { cause: err });
+    }
+    if (size !== batch.length) throw new StorageError('TRIB_CORRUPT_RECORD', `rejected batch: ${batch.length - size} bytes after the batch`);
     // Own the bytes: the caller's buffer may be a view into a reused socket chunk.
     const stored = Buffer.from(batch);
     const baseOffset = this._endOffset;
@@ -117,16 +126,17 @@ export class MemoryLog extends EventEmitter implements Log {
 
   async truncate(offset: number): Promise<void> {
     if (offset >= this._endOffset) return;
-    while (this.batches.length > 0 && batchBaseOffset(this.batches[this.batches.length - 1]) >= offset) {
-      this._sizeBytes -= this.batches.pop()!.length;
+    const to = Math.max(offset, this._startOffset);
+    // Whole batches only: a batch holding `to` cannot be split without re-encoding, so it goes too and the end
+    // becomes its base offset (as in PartitionLog). The end used to be derived from the remaining batches,
+    // which disagreed with the file log when every batch was removed.
+    let newEnd = this._endOffset;
+    while (this.batches.length > 0 && batchLastOffset(this.batches[this.batches.length - 1]) >= to) {
+      const b = this.batches.pop()!;
+      this._sizeBytes -= b.length;
+      newEnd = batchBaseOffset(b);
     }
-    // A batch that straddles `offset` cannot be split without re-encoding: keep it only if wholly below.
-    const last = this.batches[this.batches.length - 1];
-    if (last && batchLastOffset(last) >= offset) {
-      this._sizeBytes -= this.batches.pop()!.length;
-    }
-    this._endOffset = this.batches.length > 0 ? batchLastOffset(this.batches[this.batches.length - 1]) + 1 : Math.max(this._startOffset, Math.min(offset, this._endOffset));
-    if (this._startOffset > this._endOffset) this._startOffset = this._endOffset;
+    this._endOffset = Math.max(newEnd, this._startOffset);
   }
 
   async deleteRecords(beforeOffset: number): Promise<number> {
@@ -139,6 +149,8 @@ export class MemoryLog extends EventEmitter implements Log {
   }
 
   async enforceRetention(now = Date.now()): Promise<number> {
+    // A pure 'compact' policy keeps data forever, as in PartitionLog (retention.ts).
+    if (!this.config.cleanupPolicy.includes('delete')) return 0;
     let removed = 0;
     if (this.config.retentionMs >= 0) {
       while (this.batches.length > 1 && batchMaxTimestamp(this.batches[0]) < now - this.config.retentionMs) {
@@ -153,7 +165,7 @@ export class MemoryLog extends EventEmitter implements Log {
 
   private enforceBytes(): number {
     let removed = 0;
-    if (this.config.retentionBytes < 0) return 0;
+    if (this.config.retentionBytes < 0 || !this.config.cleanupPolicy.includes('delete')) return 0;
     while (this.batches.length > 1 && this._sizeBytes > this.config.retentionBytes) {
       const b = this.batches.shift()!;
       this._sizeBytes -= b.length;

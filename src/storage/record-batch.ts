@@ -343,3 +343,70 @@ export function decodeRecords(buf: Buffer): Record[] {
   }
   return out;
 }
+
+/** A record with the offset it already has (compaction rewrites records without renumbering them). */
+export interface OffsetRecordInput extends RecordInput {
+  offset: number;
+}
+
+/**
+ * Encodes records that already have offsets into one uncompressed batch with the given `baseOffset`: each
+ * record's offsetDelta is `offset - baseOffset`, so gaps left by removed records are kept, and
+ * lastOffsetDelta is the last record's delta. Records must be in increasing offset order, all >= baseOffset.
+ * Used by compaction; `encodeRecordBatch` remains the path for fresh batches.
+ */
+export function encodeRecordBatchWithOffsets(records: readonly OffsetRecordInput[], baseOffset: number, options: Omit<BatchOptions, 'baseOffset'> = {}, now = Date.now()): Buffer {
+  if (records.length === 0) throw new RangeError('a record batch needs at least one record');
+  const baseTimestamp = records[0].timestamp ?? now;
+  let maxTimestamp = baseTimestamp;
+  let total = BATCH_HEADER_SIZE;
+  const bodySizes = new Array<number>(records.length);
+  let prev = baseOffset - 1;
+  for (let i = 0; i < records.length; i++) {
+    const rec = records[i];
+    if (rec.offset <= prev) throw new RangeError(`record offsets must increase from baseOffset ${baseOffset}: got ${rec.offset} after ${prev}`);
+    prev = rec.offset;
+    const ts = rec.timestamp ?? now;
+    if (ts > maxTimestamp) maxTimestamp = ts;
+    const body = recordBodySize(rec, ts - baseTimestamp, rec.offset - baseOffset);
+    bodySizes[i] = body;
+    total += sizeOfVarint(body) + body;
+  }
+  const w = BufferWriter.alloc(total);
+  w.writeInt64(baseOffset)
+    .writeInt32(total - LOG_OVERHEAD)
+    .writeInt32(options.partitionLeaderEpoch ?? 0)
+    .writeInt8(MAGIC_V2)
+    .writeUInt32(0) // CRC, patched below
+    .writeInt16((options.attributes ?? 0) & ~ATTR_COMPRESSION_MASK)
+    .writeInt32(records[records.length - 1].offset - baseOffset)
+    .writeInt64(baseTimestamp)
+    .writeInt64(maxTimestamp)
+    .writeInt64(options.producerId ?? -1)
+    .writeInt16(options.producerEpoch ?? -1)
+    .writeInt32(options.baseSequence ?? -1)
+    .writeInt32(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const rec = records[i];
+    w.writeVarint(bodySizes[i])
+      .writeInt8(0)
+      .writeVarlong((rec.timestamp ?? now) - baseTimestamp)
+      .writeVarint(rec.offset - baseOffset);
+    const key = rec.key ?? null;
+    if (key === null) w.writeVarint(-1);
+    else w.writeVarint(key.length).writeBytes(key);
+    if (rec.value === null) w.writeVarint(-1);
+    else w.writeVarint(rec.value.length).writeBytes(rec.value);
+    const headers = rec.headers ?? [];
+    w.writeVarint(headers.length);
+    for (const h of headers) {
+      const kLen = Buffer.byteLength(h.key);
+      w.writeVarint(kLen);
+      w.offset += w.buf.write(h.key, w.offset, 'utf8');
+      if (h.value === null) w.writeVarint(-1);
+      else w.writeVarint(h.value.length).writeBytes(h.value);
+    }
+  }
+  updateBatchCrc(w.buf);
+  return w.buf;
+}

@@ -1,0 +1,17 @@
+/**
+ * Benchmark dispatcher: `node dist/bench/run.js <area>` runs bench/<area>.ts's exported `run()`.
+ * `npm run bench -- storage` builds first. Each area prints its own table with a same-run baseline ratio.
+ */
+const AREAS: Record<string, () => Promise<{ run: (args: string[]) => Promise<void> }>> = {
+  storage: () => import('./storage.js'),
+};
+
+const [area, ...rest] = process.argv.slice(2);
+const load = area === undefined ? undefined : AREAS[area];
+if (load === undefined) {
+  console.error(`usage: node dist/bench/run.js <area> [args]\nareas: ${Object.keys(AREAS).join(', ')}`);
+  process.exit(area === undefined ? 0 : 1);
+} else {
+  const mod = await load();
+  await mod.run(rest);
+}
