@@ -1,0 +1,57 @@
+/**
+ * What the server needs from the broker, and no more: lifecycle.ts is written against `OpenBroker`, so the
+ * real core/broker.ts plugs in without the server changing. `Broker.open(options)` satisfies `OpenBroker`
+ * structurally as long as its options accept the fields of `BrokerOptions` and the broker has `ready` and
+ * `close()`; core does not (and by the layer rule must not) import this file.
+ *
+ * Until core/broker.ts exists, `openFoundationBroker` stands in: the data directory it is given is real
+ * (locked and format-checked by lifecycle.ts before any broker opens), and it reports ready once open. It has
+ * no streams, so there is nothing to flush on close.
+ */
+import type { FsyncPolicy, LogConfig, StorageObserver } from '../storage/log.js';
+
+/** The logging calls the broker may make; a pino Logger satisfies it, so core need not depend on pino. */
+export interface BrokerLogger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+export interface BrokerOptions {
+  /** Absolute path; exists, is locked by this process and has a current FORMAT file. */
+  dataDir: string;
+  /** Default durability for streams that do not set their own. */
+  fsync: FsyncPolicy;
+  fsyncIntervalMs: number;
+  /** Defaults for new streams' logs (segment size, retention, fsync), from the config. */
+  logDefaults: LogConfig;
+  /** Host clients are told to connect to (Kafka Metadata responses). */
+  advertisedHost: string;
+  /** Pass to every PartitionLog so appends, fsyncs and open segments reach /metrics. */
+  storageObserver: StorageObserver;
+  logger: BrokerLogger;
+}
+
+export interface BrokerHandle {
+  /** True once open (metadata replayed, logs recovered) and until close begins. */
+  readonly ready: boolean;
+  /** Flushes every log per its policy and closes it; resolves when nothing more will be written. */
+  close(): Promise<void>;
+}
+
+export type OpenBroker = (options: BrokerOptions) => Promise<BrokerHandle>;
+
+/** Stand-in until core/broker.ts: a broker with no streams over the real, locked data directory. */
+export const openFoundationBroker: OpenBroker = async (options) => {
+  let ready = true;
+  options.logger.debug({ dataDir: options.dataDir }, 'foundation broker open (no protocol handlers yet)');
+  return {
+    get ready() {
+      return ready;
+    },
+    async close() {
+      ready = false;
+    },
+  };
+};
