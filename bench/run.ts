@@ -4,6 +4,12 @@
  */
 const AREAS: Record<string, () => Promise<{ run: (args: string[]) => Promise<void> }>> = {
   storage: () => import('./storage.js'),
+  'kafka-codec': () => import('./kafka-codec.js'),
+  'amqp-codec': () => import('./amqp-codec.js'),
+  'nats-parser': () => import('./nats-parser.js'),
+  'mqtt-codec': () => import('./mqtt-codec.js'),
+  router: () => import('./router.js'),
+  cursor: () => import('./cursor.js'),
 };
 
 const [area, ...rest] = process.argv.slice(2);

@@ -8,9 +8,8 @@ import { Command } from 'commander';
 import { serveCommand } from './serve.js';
 import type { OpenBroker } from '../server/broker-handle.js';
 
-// BROKER WIRING — the one line to change when src/core/broker.ts lands:
-//   const openBroker: OpenBroker = (options) => import('../core/broker.js').then((m) => m.Broker.open(options));
-const openBroker: OpenBroker = (options) => import('../server/broker-handle.js').then((m) => m.openFoundationBroker(options));
+// The core, opened over the data directory the server has locked and format-checked.
+const openBroker: OpenBroker = (options) => import('../core/broker.js').then((m) => m.Broker.open(options));
 
 /** Read from package.json at run time, so `--version` and FORMAT's createdBy never drift from the release. */
 function packageVersion(): string {

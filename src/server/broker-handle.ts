@@ -3,10 +3,6 @@
  * real core/broker.ts plugs in without the server changing. `Broker.open(options)` satisfies `OpenBroker`
  * structurally as long as its options accept the fields of `BrokerOptions` and the broker has `ready` and
  * `close()`; core does not (and by the layer rule must not) import this file.
- *
- * Until core/broker.ts exists, `openFoundationBroker` stands in: the data directory it is given is real
- * (locked and format-checked by lifecycle.ts before any broker opens), and it reports ready once open. It has
- * no streams, so there is nothing to flush on close.
  */
 import type { FsyncPolicy, LogConfig, StorageObserver } from '../storage/log.js';
 
@@ -41,17 +37,3 @@ export interface BrokerHandle {
 }
 
 export type OpenBroker = (options: BrokerOptions) => Promise<BrokerHandle>;
-
-/** Stand-in until core/broker.ts: a broker with no streams over the real, locked data directory. */
-export const openFoundationBroker: OpenBroker = async (options) => {
-  let ready = true;
-  options.logger.debug({ dataDir: options.dataDir }, 'foundation broker open (no protocol handlers yet)');
-  return {
-    get ready() {
-      return ready;
-    },
-    async close() {
-      ready = false;
-    },
-  };
-};

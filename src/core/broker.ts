@@ -1,0 +1,542 @@
+/**
+ * Broker: the core assembled — the one object every protocol plugin is handed. It owns the log factory, the
+ * metadata store (replayed at boot), users and the authorizer, the Router, every Stream (reopened from its
+ * persisted definition and wired into the Router as a capture target), the cursor store (`__cursors`), the
+ * delay scheduler (`__delay`) and the retention/compaction timer.
+ *
+ * Every operation that names a resource takes the caller's Principal and asks the Authorizer first (allow-all
+ * until ACLs exist). Protocol handlers call these methods; they never reach into the pieces' internals for a
+ * write, so authorization, persistence and routing stay in one place.
+ *
+ * Ordering rules (crash safety):
+ * - create: the definition is validated (pure), persisted in `__metadata`, then the logs are created. A crash
+ *   in between leaves a definition whose logs are created empty at the next boot.
+ * - delete: the definition is removed first, then the data. A crash in between leaves an orphan directory,
+ *   which is harmless (a later stream of the same name reuses and truncates nothing: see deleteStream).
+ * - publish: resolves once every capturing stream has appended per its fsync policy, so a protocol that
+ *   acknowledges on this promise (AMQP confirm, MQTT PUBACK, HTTP 200) never acknowledges what is not durable.
+ *
+ * The data directory itself (lock, FORMAT file) belongs to the server: it is locked and checked before open().
+ */
+import { BrokerError } from './broker-error.js';
+import { FileLogFactory, logName, type LogFactory } from './log-factory.js';
+import { MetadataStore } from './metadata.js';
+import { Authorizer, type Action, type ResourceType } from './authorizer.js';
+import { UserStore, type SeedUser } from './users/user-store.js';
+import type { Principal } from './principal.js';
+import { Router } from './router/router.js';
+import { ExchangeRegistry } from './exchange-registry.js';
+import { Stream, resolveStreamDefinition, type PublishAck, type StreamDefinition, type StreamOptions } from './stream.js';
+import { CursorStore } from './cursor/cursor-store.js';
+import { DelayScheduler } from './cursor/delay-scheduler.js';
+import { Cursor, type StartPolicy } from './cursor/cursor.js';
+import type { DispatchMode } from './cursor/dispatch.js';
+import type { DeadLetterDecision, Delivery } from './cursor/cursor-state.js';
+import { subjectMatchesFilter, validateSubjectFilter } from './router/subject.js';
+import type { Message } from './message.js';
+import { DEFAULT_LOG_CONFIG, type FsyncPolicy, type LogConfig, type StorageObserver } from '../storage/log.js';
+import { encodeRecordBatch, type Record, type RecordHeader, type RecordInput } from '../storage/record-batch.js';
+import { SUBJECT_HEADER } from './stream.js';
+
+/** Logging calls the broker makes; a pino logger satisfies it (core does not depend on pino). */
+export interface BrokerLogger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+export interface BrokerOptions {
+  /** Absolute path of a data directory the server has locked and format-checked. */
+  dataDir: string;
+  /** Default durability for streams that do not set their own. */
+  fsync: FsyncPolicy;
+  fsyncIntervalMs: number;
+  /** Defaults for every stream's logs (segment size, retention, fsync). */
+  logDefaults?: LogConfig;
+  /** Host clients are told to connect to (Kafka Metadata). */
+  advertisedHost?: string;
+  storageObserver?: StorageObserver;
+  logger?: BrokerLogger;
+  /** Users created or reset at boot. */
+  users?: SeedUser[];
+  /** Users that may log in only from loopback; default ['guest'] as in RabbitMQ. */
+  loopbackUsers?: string[];
+  /** How often retention, compaction and workqueue trimming run (ms). Default 30 000. */
+  retentionCheckIntervalMs?: number;
+  /** Keep every log in memory (tests, a deliberately ephemeral broker). Default false. */
+  inMemory?: boolean;
+  /** Inject a log factory (tests). Overrides dataDir/inMemory. */
+  logFactory?: LogFactory;
+}
+
+/**
+ * What a protocol attaches to a cursor as a consumer's `context`: the cursor hands it each delivery.
+ * Return false when the consumer's socket is backed up; call `cursor.resume(consumer)` once it drains.
+ */
+export interface DeliveryTarget {
+  deliver(delivery: Delivery): boolean | void;
+}
+
+/** A durable cursor's persisted definition (metadata kind 'cursor', name = cursor id). */
+export interface CursorDefinition {
+  /** `<stream>/<name>`. */
+  id: string;
+  stream: string;
+  name: string;
+  /** Partitions served, highest priority first (a priority queue keeps one partition per level). */
+  partitions: number[];
+  mode: DispatchMode;
+  startPolicy: StartPolicy;
+  ackWaitMs?: number;
+  backoffMs?: number[];
+  maxDeliveries?: number;
+  /** Only records whose subject matches are delivered; the rest are skipped (acked). */
+  filterSubject?: string;
+  /** Stream that dead-lettered records are appended to (with their history in headers). */
+  deadLetterStream?: string;
+}
+
+export type CursorOptionsInput = Omit<CursorDefinition, 'id' | 'partitions' | 'mode' | 'startPolicy'> &
+  Partial<Pick<CursorDefinition, 'partitions' | 'mode' | 'startPolicy'>>;
+
+/** Headers a dead-lettered record carries in addition to its own (the AMQP layer adds x-death from these). */
+export const DEAD_LETTER_HEADERS = {
+  reason: 'tributary-dead-letter-reason',
+  source: 'tributary-dead-letter-source',
+  count: 'tributary-dead-letter-count',
+  time: 'tributary-dead-letter-time',
+} as const;
+
+const CURSORS_STREAM = '__cursors';
+const DELAY_STREAM = '__delay';
+const NO_LOG: BrokerLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** The Router's capture target for one stream: captured publishes are appended to it. */
+class StreamCapture {
+  constructor(readonly stream: Stream) {}
+  capture(message: Message): Promise<PublishAck> {
+    return this.stream.capture(message);
+  }
+}
+
+export class Broker {
+  readonly router: Router;
+  readonly exchanges: ExchangeRegistry;
+  readonly advertisedHost: string;
+  private readonly streamsByName = new Map<string, Stream>();
+  private readonly capturesByName = new Map<string, StreamCapture>();
+  private readonly cursorsById = new Map<string, { def: CursorDefinition; cursor: Cursor }>();
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private retentionRunning: Promise<void> | null = null;
+  private _ready = false;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    readonly options: BrokerOptions,
+    readonly factory: LogFactory,
+    readonly metadata: MetadataStore,
+    readonly users: UserStore,
+    readonly authorizer: Authorizer,
+    readonly cursorStore: CursorStore,
+    private readonly logDefaults: LogConfig,
+    private readonly logger: BrokerLogger,
+  ) {
+    this.router = new Router({ logger: { warn: (obj, msg) => logger.warn(obj, msg) } });
+    this.exchanges = new ExchangeRegistry();
+    this.advertisedHost = options.advertisedHost ?? '127.0.0.1';
+  }
+
+  /** The delay scheduler (set once open; release appends into the target stream). */
+  delays!: DelayScheduler;
+
+  /**
+   * Opens the broker over `options.dataDir`: replays metadata, seeds users, reopens every stream (recovering
+   * its logs) and wires it into the Router, opens the cursor store and the delay scheduler, starts retention.
+   */
+  static async open(options: BrokerOptions): Promise<Broker> {
+    const logger = options.logger ?? NO_LOG;
+    const logDefaults: LogConfig = {
+      ...DEFAULT_LOG_CONFIG,
+      ...options.logDefaults,
+      fsync: options.fsync,
+      fsyncIntervalMs: options.fsyncIntervalMs,
+    };
+    const storageLogger = {
+      warn: (obj: object, msg: string) => logger.warn(obj, msg),
+      info: (obj: object, msg: string) => logger.info(obj, msg),
+    };
+    const factory =
+      options.logFactory ??
+      (options.inMemory
+        ? new (await import('./log-factory.js')).MemoryLogFactory()
+        : new FileLogFactory(options.dataDir, { observer: options.storageObserver, logger: storageLogger }));
+    const metadata = await MetadataStore.open(factory, { logger: storageLogger });
+    const closeOnFailure: Array<() => Promise<unknown>> = [() => metadata.close()];
+    try {
+      const users = await UserStore.open(metadata, { users: options.users, loopbackUsers: options.loopbackUsers });
+      const authorizer = new Authorizer(metadata);
+      const cursorLog = await factory.open(
+        logName(CURSORS_STREAM, 0),
+        { ...logDefaults, cleanupPolicy: 'compact', retentionMs: -1, retentionBytes: -1, fsync: 'always' },
+        'file',
+      );
+      closeOnFailure.push(() => cursorLog.close());
+      const cursorStore = await CursorStore.open(cursorLog, { onError: (err) => logger.error({ err }, 'cursor state write failed') });
+      const broker = new Broker(options, factory, metadata, users, authorizer, cursorStore, logDefaults, logger);
+      closeOnFailure.push(() => broker.closeStreams());
+      for (const { value } of metadata.list('stream')) {
+        await broker.openStream(value);
+      }
+      for (const { value } of metadata.list('cursor')) {
+        const d = value as CursorDefinition;
+        if (broker.streamsByName.has(d.stream)) await broker.startCursor(d);
+        else logger.warn({ cursor: d.id }, 'cursor definition refers to a missing stream; ignored');
+      }
+      const delayLog = await factory.open(logName(DELAY_STREAM, 0), { ...logDefaults, fsync: 'always', retentionMs: -1, retentionBytes: -1 }, 'file');
+      closeOnFailure.push(() => delayLog.close());
+      broker.delays = await DelayScheduler.open({
+        id: DELAY_STREAM,
+        log: delayLog,
+        store: cursorStore,
+        release: (target, record) => broker.releaseDelayed(target, record),
+        onError: (err) => logger.warn({ err }, 'delayed release failed; will retry'),
+      });
+      broker.startRetention();
+      broker._ready = true;
+      logger.info({ streams: broker.streamsByName.size, dataDir: options.dataDir }, 'broker open');
+      return broker;
+    } catch (err) {
+      for (const close of closeOnFailure.reverse()) await close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  get ready(): boolean {
+    return this._ready;
+  }
+
+  // --- authorization ------------------------------------------------------------------------------------
+
+  /** Throws TRIB_UNAUTHORIZED unless `principal` may do `action` on the resource. */
+  check(principal: Principal, action: Action, type: ResourceType, name: string): void {
+    this.authorizer.check(principal, action, { type, name });
+  }
+
+  // --- streams ------------------------------------------------------------------------------------------
+
+  stream(name: string): Stream | undefined {
+    return this.streamsByName.get(name);
+  }
+
+  /** The stream `name`, or TRIB_STREAM_NOT_FOUND. */
+  requireStream(name: string): Stream {
+    const s = this.streamsByName.get(name);
+    if (!s) throw new BrokerError('TRIB_STREAM_NOT_FOUND', `stream '${name}' does not exist`);
+    return s;
+  }
+
+  /** Every user-visible stream (internal `__` streams are listed only when asked). */
+  streams(options: { includeInternal?: boolean } = {}): Stream[] {
+    const out: Stream[] = [];
+    for (const s of this.streamsByName.values()) if (options.includeInternal || !s.internal) out.push(s);
+    return out;
+  }
+
+  /**
+   * Creates a stream. `validateOnly` checks everything (name, configs, authorization) and creates nothing,
+   * as Kafka's CreateTopics validateOnly does.
+   */
+  async createStream(principal: Principal, options: StreamOptions, createOptions: { validateOnly?: boolean; allowInternal?: boolean } = {}): Promise<Stream | null> {
+    this.check(principal, 'create', 'stream', options.name);
+    const def = resolveStreamDefinition(options, createOptions.allowInternal ?? false);
+    if (this.streamsByName.has(def.name)) throw new BrokerError('TRIB_STREAM_EXISTS', `stream '${def.name}' already exists`);
+    if (createOptions.validateOnly) return null;
+    await this.metadata.put('stream', def.name, def);
+    return this.openStream(def);
+  }
+
+  /** Deletes a stream: its definition first, then its logs and cursors' state. */
+  async deleteStream(principal: Principal, name: string): Promise<void> {
+    this.check(principal, 'delete', 'stream', name);
+    const stream = this.requireStream(name);
+    for (const { definition } of this.cursors(name)) await this.deleteCursor(principal, name, definition.name);
+    await this.metadata.delete('stream', name);
+    this.unwire(stream);
+    await stream.delete();
+  }
+
+  /** Changes Kafka-style configs (null resets a key to its default) and persists the new definition. */
+  async alterStreamConfigs(principal: Principal, name: string, changes: { [key: string]: string | null }, options: { validateOnly?: boolean } = {}): Promise<void> {
+    this.check(principal, 'alter', 'stream', name);
+    const stream = this.requireStream(name);
+    if (options.validateOnly) {
+      // Validate against a copy of the definition without touching the live stream.
+      const def = stream.definition();
+      const configs = { ...def.configs };
+      for (const [k, v] of Object.entries(changes)) {
+        if (v === null) delete configs[k];
+        else configs[k] = v;
+      }
+      resolveStreamDefinition({ ...def, configs }, stream.internal);
+      return;
+    }
+    stream.alterConfigs(changes);
+    await this.metadata.put('stream', name, stream.definition());
+    this.wire(stream);
+  }
+
+  /** Grows a stream to `total` partitions (Kafka CreatePartitions semantics: never shrinks). */
+  async addPartitions(principal: Principal, name: string, total: number): Promise<void> {
+    this.check(principal, 'alter', 'stream', name);
+    const stream = this.requireStream(name);
+    if (!Number.isInteger(total) || total <= stream.partitionCount) {
+      throw new BrokerError('TRIB_INVALID_CONFIG', `stream '${name}' has ${stream.partitionCount} partitions; the new count must be larger (got ${total})`);
+    }
+    await stream.addPartitions(total - stream.partitionCount);
+    await this.metadata.put('stream', name, stream.definition());
+  }
+
+  private async openStream(def: StreamDefinition): Promise<Stream> {
+    const stream = await Stream.open(this.factory, def, { logDefaults: this.logDefaults, allowInternal: true });
+    this.streamsByName.set(def.name, stream);
+    this.wire(stream);
+    return stream;
+  }
+
+  /** (Re)registers the stream's subject filters as Router captures. */
+  private wire(stream: Stream): void {
+    let capture = this.capturesByName.get(stream.name);
+    if (capture) this.router.removeCaptures(capture);
+    else {
+      capture = new StreamCapture(stream);
+      this.capturesByName.set(stream.name, capture);
+    }
+    for (const filter of stream.subjects) this.router.addCapture(filter, capture);
+  }
+
+  private unwire(stream: Stream): void {
+    const capture = this.capturesByName.get(stream.name);
+    if (capture) this.router.removeCaptures(capture);
+    this.capturesByName.delete(stream.name);
+    this.streamsByName.delete(stream.name);
+  }
+
+  // --- cursors ------------------------------------------------------------------------------------------
+
+  cursor(streamName: string, name: string): Cursor | undefined {
+    return this.cursorsById.get(`${streamName}/${name}`)?.cursor;
+  }
+
+  cursors(streamName?: string): Array<{ definition: CursorDefinition; cursor: Cursor }> {
+    const out: Array<{ definition: CursorDefinition; cursor: Cursor }> = [];
+    for (const { def, cursor } of this.cursorsById.values()) {
+      if (streamName === undefined || def.stream === streamName) out.push({ definition: def, cursor });
+    }
+    return out;
+  }
+
+  /**
+   * Creates a durable cursor on a stream, or returns the existing one when its settings are the same
+   * (TRIB_CURSOR_EXISTS otherwise). Its definition is persisted and its state (ack floor, acked ranges,
+   * delivery counts) is kept in `__cursors`, so it resumes where it was after a restart or a crash.
+   * Consumers attach with `cursor.attach({ id, prefetchCount, context: DeliveryTarget })`.
+   */
+  async createCursor(principal: Principal, options: CursorOptionsInput): Promise<Cursor> {
+    this.check(principal, 'consume', 'stream', options.stream);
+    const stream = this.requireStream(options.stream);
+    if (!/^[a-zA-Z0-9._~-]{1,255}$/.test(options.name)) {
+      throw new BrokerError('TRIB_INVALID_NAME', `cursor name '${options.name}' must be 1-255 of [a-zA-Z0-9._~-]`);
+    }
+    const partitions = options.partitions ?? [0];
+    for (const p of partitions) {
+      if (!Number.isInteger(p) || p < 0 || p >= stream.partitionCount) {
+        throw new BrokerError('TRIB_PARTITION_NOT_FOUND', `stream '${stream.name}' has no partition ${p}`);
+      }
+    }
+    if (options.filterSubject !== undefined) validateSubjectFilter(options.filterSubject);
+    if (options.deadLetterStream !== undefined) this.requireStream(options.deadLetterStream);
+    const def: CursorDefinition = {
+      ...options,
+      id: `${options.stream}/${options.name}`,
+      partitions,
+      mode: options.mode ?? 'shared',
+      startPolicy: options.startPolicy ?? { kind: 'all' },
+    };
+    const existing = this.cursorsById.get(def.id);
+    if (existing) {
+      if (JSON.stringify(existing.def) !== JSON.stringify(def)) {
+        throw new BrokerError('TRIB_CURSOR_EXISTS', `cursor '${def.id}' exists with different settings`);
+      }
+      return existing.cursor;
+    }
+    await this.metadata.put('cursor', def.id, def);
+    return this.startCursor(def);
+  }
+
+  /** Deletes a cursor: its definition, then its persisted state. Attached consumers are dropped. */
+  async deleteCursor(principal: Principal, streamName: string, name: string): Promise<void> {
+    this.check(principal, 'delete', 'stream', streamName);
+    const id = `${streamName}/${name}`;
+    const entry = this.cursorsById.get(id);
+    if (!entry) throw new BrokerError('TRIB_CURSOR_NOT_FOUND', `cursor '${id}' does not exist`);
+    await this.metadata.delete('cursor', id);
+    this.cursorsById.delete(id);
+    this.streamsByName.get(streamName)?.removeCursor(id);
+    await entry.cursor.delete();
+  }
+
+  private async startCursor(def: CursorDefinition): Promise<Cursor> {
+    const stream = this.requireStream(def.stream);
+    const filter = def.filterSubject;
+    const cursor = await Cursor.open({
+      id: def.id,
+      sources: def.partitions.map((p) => stream.partitionLog(p)),
+      mode: def.mode,
+      startPolicy: def.startPolicy,
+      ackWaitMs: def.ackWaitMs,
+      backoffMs: def.backoffMs,
+      maxDeliveries: def.maxDeliveries,
+      matches: filter === undefined ? undefined : (record) => subjectMatchesFilter(filter, recordSubject(stream.name, record)),
+      deliver: (consumer, delivery) => (consumer.context as DeliveryTarget).deliver(delivery),
+      deadLetter: def.deadLetterStream === undefined ? undefined : (decision) => this.deadLetter(def, decision),
+      store: this.cursorStore,
+      onError: (err) => this.logger.warn({ err, cursor: def.id }, 'cursor error'),
+    });
+    this.cursorsById.set(def.id, { def, cursor });
+    return cursor;
+  }
+
+  /** Appends a dead-lettered record to the cursor's dead-letter stream, with its history in headers. */
+  private async deadLetter(def: CursorDefinition, decision: DeadLetterDecision): Promise<void> {
+    const target = this.streamsByName.get(def.deadLetterStream!);
+    if (!target) {
+      this.logger.warn({ cursor: def.id, offset: decision.offset }, 'dead-letter stream is gone; record dropped');
+      return;
+    }
+    const r = decision.record;
+    const headers: RecordHeader[] = [
+      ...r.headers,
+      { key: DEAD_LETTER_HEADERS.reason, value: Buffer.from(decision.reason) },
+      { key: DEAD_LETTER_HEADERS.source, value: Buffer.from(def.id) },
+      { key: DEAD_LETTER_HEADERS.count, value: Buffer.from(String(decision.deliveryCount)) },
+      { key: DEAD_LETTER_HEADERS.time, value: Buffer.from(String(decision.timeMs)) },
+    ];
+    const partition = target.partitionFor(r.key);
+    await target.appendBatch(partition, encodeRecordBatch([{ key: r.key, value: r.value, headers, timestamp: r.timestamp }]));
+  }
+
+  /** Reports each open cursor's ack floor to its stream, so workqueue streams can delete what all acked. */
+  private reportAckFloors(): void {
+    for (const { def, cursor } of this.cursorsById.values()) {
+      const stream = this.streamsByName.get(def.stream);
+      if (!stream) continue;
+      def.partitions.forEach((p, level) => stream.setAckFloor(p, cursor.ackFloor(level), def.id));
+    }
+  }
+
+  // --- publish ------------------------------------------------------------------------------------------
+
+  /**
+   * Publishes on the Router: live subscribers get it at once (at most once), and every stream whose subjects
+   * match appends it. Resolves when those appends are durable per each stream's fsync policy, with the
+   * number of live deliveries and the stream offsets.
+   */
+  async publish(principal: Principal, message: Message): Promise<{ deliveries: number; stored: PublishAck[] }> {
+    this.check(principal, 'publish', 'subject', message.subject);
+    const pending: Promise<PublishAck>[] = [];
+    const deliveries = this.router.publish(message, pending as Promise<unknown>[]);
+    const stored = pending.length === 0 ? [] : await Promise.all(pending);
+    return { deliveries, stored };
+  }
+
+  // --- delayed delivery ---------------------------------------------------------------------------------
+
+  /**
+   * Schedules `record` for `<stream>/<partition>` at `dueAtMs` (durable: survives restart and kill -9).
+   * Resolves once the delayed record itself is durable.
+   */
+  async scheduleDelayed(principal: Principal, streamName: string, partition: number, record: RecordInput, dueAtMs: number): Promise<void> {
+    this.check(principal, 'write', 'stream', streamName);
+    const stream = this.requireStream(streamName);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= stream.partitionCount) {
+      throw new BrokerError('TRIB_PARTITION_NOT_FOUND', `stream '${streamName}' has no partition ${partition}`);
+    }
+    await this.delays.schedule(logName(streamName, partition), record, dueAtMs);
+  }
+
+  private async releaseDelayed(target: string, record: RecordInput): Promise<void> {
+    const slash = target.lastIndexOf('/');
+    const stream = this.streamsByName.get(target.slice(0, slash));
+    if (!stream) {
+      // The target was deleted while the record waited: nothing to deliver to; count it as released.
+      this.logger.warn({ target }, 'delayed record dropped: its target stream no longer exists');
+      return;
+    }
+    const partition = Number(target.slice(slash + 1));
+    await stream.appendBatch(Math.min(partition, stream.partitionCount - 1), encodeRecordBatch([record]));
+  }
+
+  // --- retention ----------------------------------------------------------------------------------------
+
+  private startRetention(): void {
+    const intervalMs = this.options.retentionCheckIntervalMs ?? 30_000;
+    this.retentionTimer = setInterval(() => void this.runRetention(), intervalMs);
+    this.retentionTimer.unref();
+  }
+
+  /** Applies retention, compaction and workqueue trimming to every stream once (never two runs at a time). */
+  runRetention(now = Date.now()): Promise<void> {
+    if (this.retentionRunning) return this.retentionRunning;
+    this.retentionRunning = (async () => {
+      this.reportAckFloors();
+      for (const stream of this.streamsByName.values()) {
+        try {
+          await stream.enforceRetention(now);
+        } catch (err) {
+          this.logger.warn({ err, stream: stream.name }, 'retention failed');
+        }
+      }
+    })().finally(() => {
+      this.retentionRunning = null;
+    });
+    return this.retentionRunning;
+  }
+
+  // --- lifecycle ----------------------------------------------------------------------------------------
+
+  private async closeStreams(): Promise<void> {
+    for (const stream of this.streamsByName.values()) {
+      try {
+        await stream.close();
+      } catch (err) {
+        this.logger.error({ err, stream: stream.name }, 'closing stream failed');
+      }
+    }
+  }
+
+  /** Stops timers, flushes cursor state and every log per its policy, and closes them. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this._ready = false;
+    this.closing = (async () => {
+      if (this.retentionTimer) clearInterval(this.retentionTimer);
+      await this.retentionRunning;
+      await this.delays.close();
+      for (const { cursor } of this.cursorsById.values()) await cursor.close().catch((err) => this.logger.warn({ err }, 'closing cursor failed'));
+      await this.closeStreams();
+      await this.cursorStore.close();
+      await this.metadata.close();
+      this.logger.info({}, 'broker closed');
+    })();
+    return this.closing;
+  }
+}
+
+/** The subject a stored record was published on: its subject header, else the stream's name. */
+export function recordSubject(streamName: string, record: Record): string {
+  for (const h of record.headers) {
+    if (h.key === SUBJECT_HEADER && h.value !== null) return h.value.toString('utf8');
+  }
+  return streamName;
+}
