@@ -43,7 +43,9 @@ export interface RunningServer {
 
 /** The default listeners. Protocol plugins are added here as they are written. */
 export function defaultPlugins(): ProtocolPlugin[] {
-  return [createHttpPlugin()];
+  return [
+    createHttpPlugin(),
+  ];
 }
 
 /** Opens the data directory and the broker and starts the listeners; undoes all of it if any step fails. */
