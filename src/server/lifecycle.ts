@@ -165,8 +165,11 @@ export async function runServer(options: RunOptions): Promise<void> {
   let config: Config;
   let logger: Logger;
   try {
-    config = (await resolveConfig(inputs)).config;
+    const resolved = await resolveConfig(inputs);
+    config = resolved.config;
     logger = createLogger({ level: config.logLevel, format: config.logFormat });
+    // What each setting resolved to and where it came from: the first thing to check when a flag seems ignored.
+    logger.debug({ config, sources: resolved.sources }, 'configuration resolved');
   } catch (err) {
     // No config, so no chosen log format: use what the default would have been.
     const fallback = createLogger({ level: 'info', format: stdoutIsTTY ? 'pretty' : 'json' });
