@@ -19,6 +19,13 @@ export const NatsErr = {
   AuthorizationViolation: 'Authorization Violation',
   StaleConnection: 'Stale Connection',
   SlowConsumer: 'Slow Consumer',
+  AuthorizationTimeout: 'Authorization Timeout',
+  InvalidClientProtocol: 'Invalid Client Protocol',
+  MaxSubscriptionsExceeded: 'Maximum Subscriptions Exceeded',
+  /** Followed by a space and the subject (nats.js parses the subject out of it). */
+  PermissionsViolationPublish: 'Permissions Violation for Publish to',
+  /** Followed by a space and the subject (and ` using queue "<q>"` for a queue subscription). */
+  PermissionsViolationSubscription: 'Permissions Violation for Subscription to',
 } as const;
 
 export class NatsProtocolError extends Error {
