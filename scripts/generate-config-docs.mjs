@@ -25,8 +25,10 @@ function exampleYaml() {
       groups.get(head).push({ key: rest.join('.'), o });
     }
   }
+  // An empty string must be quoted, or YAML reads it as null.
+  const scalar = (v) => (v === '' ? "''" : v);
   const line = (indent, { key, o }) =>
-    o.defaultValue === null ? `${indent}# ${key}: (default: ${o.defaultText})` : `${indent}${key}: ${o.defaultValue}`;
+    o.defaultValue === null ? `${indent}# ${key}: (default: ${o.defaultText})` : `${indent}${key}: ${scalar(o.defaultValue)}`;
   const out = top.map((e) => line('', e));
   for (const [head, entries] of groups) {
     out.push(`${head}:`);

@@ -27,6 +27,10 @@ export interface BrokerOptions {
   /** Pass to every PartitionLog so appends, fsyncs and open segments reach /metrics. */
   storageObserver: StorageObserver;
   logger: BrokerLogger;
+  /** Users created or reset at boot (from the `users` option). */
+  users: Array<{ name: string; password: string }>;
+  /** Users allowed only from loopback addresses. */
+  loopbackUsers: string[];
 }
 
 export interface BrokerHandle {

@@ -168,6 +168,26 @@ export const OPTIONS = {
     env: 'TRIBUTARY_RETENTION_BYTES',
     file: 'storage.retentionBytes',
   }),
+  users: option({
+    kind: 'string',
+    schema: z.string().regex(/^$|^[^:,]+:[^,]*(,[^:,]+:[^,]*)*$/, 'expected name:password[,name:password...]'),
+    default: '',
+    defaultText: '(none)',
+    help: 'Users created or reset at every start, as name:password pairs separated by commas. Passwords are stored only as salted SCRAM-SHA-256/512 credentials. A fresh data directory also gets guest/guest.',
+    flag: '--users <list>',
+    env: 'TRIBUTARY_USERS',
+    file: 'auth.users',
+  }),
+  loopbackUsers: option({
+    kind: 'string',
+    schema: z.string().regex(/^[^,]*(,[^,]+)*$/, 'expected a comma-separated list of user names'),
+    default: 'guest',
+    defaultText: 'guest',
+    help: 'Users allowed to log in only from loopback addresses (as RabbitMQ treats guest); empty allows every user from anywhere.',
+    flag: '--loopback-users <list>',
+    env: 'TRIBUTARY_LOOPBACK_USERS',
+    file: 'auth.loopbackUsers',
+  }),
   logLevel: option({
     kind: 'enum',
     schema: z.enum(LOG_LEVELS),
@@ -400,4 +420,18 @@ export function describeOptions(): OptionDescription[] {
     const defaultValue = typeof spec.default === 'string' || typeof spec.default === 'number' ? spec.default : null;
     return { key, flag: spec.flag, env: spec.env, file: spec.file, defaultText: spec.defaultText, defaultValue, help: spec.help, choices: spec.choices ?? null };
   });
+}
+
+/** `alice:pw,bob:pw2` → seed users for the broker. */
+export function parseUsers(list: string): Array<{ name: string; password: string }> {
+  if (list === '') return [];
+  return list.split(',').map((pair) => {
+    const colon = pair.indexOf(':');
+    return { name: pair.slice(0, colon), password: pair.slice(colon + 1) };
+  });
+}
+
+/** `guest,ops` → names; the empty string → none. */
+export function parseNameList(list: string): string[] {
+  return list === '' ? [] : list.split(',');
 }

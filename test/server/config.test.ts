@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, OPTIONS, describeOptions, logConfigFrom, resolveConfig, type ConfigInputs } from '../../src/server/config.js';
+import { ConfigError, OPTIONS, describeOptions, logConfigFrom, parseNameList, parseUsers, resolveConfig, type ConfigInputs } from '../../src/server/config.js';
 import { DEFAULT_LOG_CONFIG } from '../../src/storage/log.js';
 
 const repoRoot = new URL('../../../', import.meta.url);
@@ -187,4 +187,16 @@ test('the example file in docs/configuration.md is valid and spells out every de
   for (const d of describeOptions()) {
     if (d.file !== null && d.defaultValue !== null) assert.equal(fromFile.sources[d.key], 'file', `${d.file} is in the example`);
   }
+});
+
+test('users and loopback users are lists; a malformed users value stops the start naming the key', async (t) => {
+  const dir = await tempDir(t);
+  const { config } = await resolveIn(dir, { flags: { users: 'alice:s3cret:with-colon,bob:' } });
+  assert.deepEqual(parseUsers(config.users), [
+    { name: 'alice', password: 's3cret:with-colon' },
+    { name: 'bob', password: '' },
+  ]);
+  assert.deepEqual(parseNameList(config.loopbackUsers), ['guest']);
+  assert.deepEqual(parseNameList(''), []);
+  await assert.rejects(resolveIn(dir, { env: { TRIBUTARY_USERS: 'nocolon' } }), (e) => e instanceof ConfigError && e.key === 'TRIBUTARY_USERS');
 });
