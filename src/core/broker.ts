@@ -25,7 +25,8 @@ import { Authorizer, type Action, type ResourceType } from './authorizer.js';
 import { UserStore, type SeedUser } from './users/user-store.js';
 import type { Principal } from './principal.js';
 import { Router } from './router/router.js';
-import { ExchangeRegistry } from './exchange-registry.js';
+import { ExchangeRegistry, type DeclareResult, type UnbindResult } from './exchange-registry.js';
+import type { Destination, ExchangeOptions, FieldTable } from './exchange.js';
 import { Stream, resolveStreamDefinition, type PublishAck, type StreamDefinition, type StreamOptions } from './stream.js';
 import { CursorStore } from './cursor/cursor-store.js';
 import { DelayScheduler } from './cursor/delay-scheduler.js';
@@ -185,6 +186,7 @@ export class Broker {
       const cursorStore = await CursorStore.open(cursorLog, { onError: (err) => logger.error({ err }, 'cursor state write failed') });
       const broker = new Broker(options, factory, metadata, users, authorizer, cursorStore, logDefaults, logger);
       closeOnFailure.push(() => broker.closeStreams());
+      broker.exchanges.restore(metadata.list('exchange').map(({ value }) => value));
       for (const { value } of metadata.list('stream')) {
         await broker.openStream(value);
       }
@@ -320,6 +322,54 @@ export class Broker {
     if (capture) this.router.removeCaptures(capture);
     this.capturesByName.delete(stream.name);
     this.streamsByName.delete(stream.name);
+  }
+
+  // --- exchanges ----------------------------------------------------------------------------------------
+
+  /**
+   * Declares an exchange (RabbitMQ's equivalence rules; see ExchangeRegistry). A durable one is persisted,
+   * with its bindings, in `__metadata` and is back after a restart; a transient one is not.
+   */
+  async declareExchange(principal: Principal, options: ExchangeOptions, flags: { passive?: boolean } = {}): Promise<DeclareResult> {
+    this.check(principal, flags.passive ? 'describe' : 'create', 'exchange', options.name);
+    const result = this.exchanges.declare(options, flags);
+    if (result.created) await this.persistExchanges([options.name]);
+    return result;
+  }
+
+  /** Deletes an exchange (and auto-delete exchanges that lose their last binding through it). */
+  async deleteExchange(principal: Principal, name: string, options: { ifUnused?: boolean } = {}): Promise<string[]> {
+    this.check(principal, 'delete', 'exchange', name);
+    // Bindings from other exchanges to this one go with it, so their sources change too.
+    const sources = this.exchanges.sourcesOf({ kind: 'exchange', name });
+    const deleted = this.exchanges.delete(name, options);
+    await this.persistExchanges([...sources, ...deleted]);
+    return deleted;
+  }
+
+  /** Binds a queue or an exchange to `source`; persisted when the source is durable. */
+  async bind(principal: Principal, source: string, destination: Destination, routingKey = '', args: FieldTable = {}): Promise<boolean> {
+    this.check(principal, 'alter', 'exchange', source);
+    const added = this.exchanges.bind(source, destination, routingKey, args);
+    if (added) await this.persistExchanges([source]);
+    return added;
+  }
+
+  async unbind(principal: Principal, source: string, destination: Destination, routingKey = '', args: FieldTable = {}): Promise<UnbindResult> {
+    this.check(principal, 'alter', 'exchange', source);
+    const result = this.exchanges.unbind(source, destination, routingKey, args);
+    if (result.removed) await this.persistExchanges([source, ...result.deleted]);
+    return result;
+  }
+
+  /** Writes the current definition of each named exchange (or its tombstone when it is gone or transient). */
+  private async persistExchanges(names: Iterable<string>): Promise<void> {
+    for (const name of new Set(names)) {
+      if (name === '') continue;
+      const ex = this.exchanges.get(name);
+      if (ex && ex.durable) await this.metadata.put('exchange', name, ex.toJSON());
+      else if (this.metadata.get('exchange', name) !== undefined) await this.metadata.delete('exchange', name);
+    }
   }
 
   // --- cursors ------------------------------------------------------------------------------------------

@@ -222,3 +222,25 @@ test('deleting a stream removes its cursors and its data; a new stream of the sa
   await broker.createStream(ANONYMOUS, { name: 'temp' });
   assert.equal(broker.requireStream('temp').offsets(0).highWatermark, 0);
 });
+
+test('durable exchanges and their bindings survive a restart; transient ones do not', async (t) => {
+  const dir = await dataDir(t);
+  const first = await openBroker(t, dir);
+  await first.declareExchange(ANONYMOUS, { name: 'events', type: 'topic', durable: true });
+  await first.declareExchange(ANONYMOUS, { name: 'scratch', type: 'fanout', durable: false });
+  await first.bind(ANONYMOUS, 'events', { kind: 'queue', name: 'audit' }, 'orders.#');
+  await first.bind(ANONYMOUS, 'amq.topic', { kind: 'exchange', name: 'events' }, 'orders.*');
+  await first.close();
+
+  const second = await openBroker(t, dir);
+  assert.equal(second.exchanges.get('scratch'), undefined);
+  assert.deepEqual([...second.exchanges.route('events', 'orders.eu.created')], ['audit']);
+  assert.deepEqual([...second.exchanges.route('amq.topic', 'orders.created')], ['audit'], 'amq.topic → events → audit');
+  await second.unbind(ANONYMOUS, 'events', { kind: 'queue', name: 'audit' }, 'orders.#');
+  await second.deleteExchange(ANONYMOUS, 'events');
+  await second.close();
+
+  const third = await openBroker(t, dir);
+  assert.equal(third.exchanges.get('events'), undefined);
+  assert.equal(third.exchanges.route('amq.topic', 'orders.created').size, 0, 'the binding to the deleted exchange went with it');
+});
