@@ -10,6 +10,7 @@ import { resolveConfig, type Config } from '../../src/server/config.js';
 import { DataDirError } from '../../src/server/data-dir.js';
 import type { BrokerOptions, OpenBroker } from '../../src/server/broker-handle.js';
 import type { ProtocolPlugin } from '../../src/server/protocol-plugin.js';
+import { Broker } from '../../src/core/broker.js';
 
 interface Captured {
   logger: Logger;
@@ -101,14 +102,20 @@ test('stop: plugins in reverse, then the broker (lock still held), then the lock
   assert.equal(existsSync(join(dir, 'data', 'LOCK')), false);
 });
 
-test('the default plugin is the HTTP listener, bound to a real port when 0 is asked for', async (t) => {
-  const { config } = await setup(t);
+test('the default plugins open on the real broker, each bound to a real port when 0 is asked for', async (t) => {
+  const { config } = await setup(t, { kafkaPort: '0', amqpPort: '0', natsPort: '0', mqttPort: '0' });
   const { logger, lines } = captureLogger();
-  const server = await startServer({ config, version: '1.2.3', openBroker: fakeBroker([]).open, logger });
+  const openBroker: OpenBroker = (options) => Broker.open(options);
+  const server = await startServer({ config, version: '1.2.3', openBroker, logger });
   t.after(() => server.stop());
   const http = server.addresses.get('http');
   assert.ok(http !== undefined && http.length === 1 && http[0]!.port > 0);
-  assert.ok(lines.some((l) => l.msg === `listening http=127.0.0.1:${http[0]!.port}`));
+  const listening = lines.find((l) => l.msg.startsWith('listening '));
+  assert.ok(listening, 'one listening line');
+  for (const [name, bound] of server.addresses) {
+    assert.ok(bound.length > 0 && bound.every((a) => a.port > 0), `${name} is bound to a real port`);
+    assert.ok(listening.msg.includes(`${name}=127.0.0.1:${bound[0]!.port}`), `the line names ${name}`);
+  }
   const res = await fetch(`http://127.0.0.1:${http[0]!.port}/healthz`, { signal: AbortSignal.timeout(10_000) });
   assert.equal(res.status, 200);
 });
