@@ -203,6 +203,21 @@ function recordBodySize(rec: RecordInput, timestampDelta: number, offsetDelta: n
  * Offsets inside are 0..n-1 relative to `baseOffset` (default 0; the log patches it on append).
  */
 export function encodeRecordBatch(records: readonly RecordInput[], options: BatchOptions = {}, now = Date.now()): Buffer {
+  return writeBatch(records, null, options.baseOffset ?? 0, options.attributes ?? 0, options, now);
+}
+
+/**
+ * The one batch writer: sizes every record, allocates once, writes header and records, patches the CRC.
+ * `offsetDeltas` null means 0..n-1 (a fresh batch); otherwise each record's own delta (kept gaps).
+ */
+function writeBatch(
+  records: readonly RecordInput[],
+  offsetDeltas: readonly number[] | null,
+  baseOffset: number,
+  attributes: number,
+  options: Omit<BatchOptions, 'baseOffset' | 'attributes'>,
+  now: number,
+): Buffer {
   if (records.length === 0) throw new RangeError('a record batch needs at least one record');
   const baseTimestamp = records[0].timestamp ?? now;
   let maxTimestamp = baseTimestamp;
@@ -211,18 +226,19 @@ export function encodeRecordBatch(records: readonly RecordInput[], options: Batc
   for (let i = 0; i < records.length; i++) {
     const ts = records[i].timestamp ?? now;
     if (ts > maxTimestamp) maxTimestamp = ts;
-    const body = recordBodySize(records[i], ts - baseTimestamp, i);
+    const body = recordBodySize(records[i], ts - baseTimestamp, offsetDeltas === null ? i : offsetDeltas[i]);
     bodySizes[i] = body;
     total += sizeOfVarint(body) + body;
   }
+  const lastOffsetDelta = offsetDeltas === null ? records.length - 1 : offsetDeltas[records.length - 1];
   const w = BufferWriter.alloc(total);
-  w.writeInt64(options.baseOffset ?? 0)
+  w.writeInt64(baseOffset)
     .writeInt32(total - LOG_OVERHEAD)
     .writeInt32(options.partitionLeaderEpoch ?? 0)
     .writeInt8(MAGIC_V2)
     .writeUInt32(0) // CRC, patched below
-    .writeInt16(options.attributes ?? 0)
-    .writeInt32(records.length - 1)
+    .writeInt16(attributes)
+    .writeInt32(lastOffsetDelta)
     .writeInt64(baseTimestamp)
     .writeInt64(maxTimestamp)
     .writeInt64(options.producerId ?? -1)
@@ -234,7 +250,7 @@ export function encodeRecordBatch(records: readonly RecordInput[], options: Batc
     w.writeVarint(bodySizes[i])
       .writeInt8(0)
       .writeVarlong((rec.timestamp ?? now) - baseTimestamp)
-      .writeVarint(i);
+      .writeVarint(offsetDeltas === null ? i : offsetDeltas[i]);
     const key = rec.key ?? null;
     if (key === null) w.writeVarint(-1);
     else w.writeVarint(key.length).writeBytes(key);
@@ -356,57 +372,14 @@ export interface OffsetRecordInput extends RecordInput {
  * Used by compaction; `encodeRecordBatch` remains the path for fresh batches.
  */
 export function encodeRecordBatchWithOffsets(records: readonly OffsetRecordInput[], baseOffset: number, options: Omit<BatchOptions, 'baseOffset'> = {}, now = Date.now()): Buffer {
-  if (records.length === 0) throw new RangeError('a record batch needs at least one record');
-  const baseTimestamp = records[0].timestamp ?? now;
-  let maxTimestamp = baseTimestamp;
-  let total = BATCH_HEADER_SIZE;
-  const bodySizes = new Array<number>(records.length);
+  const deltas = new Array<number>(records.length);
   let prev = baseOffset - 1;
   for (let i = 0; i < records.length; i++) {
-    const rec = records[i];
-    if (rec.offset <= prev) throw new RangeError(`record offsets must increase from baseOffset ${baseOffset}: got ${rec.offset} after ${prev}`);
-    prev = rec.offset;
-    const ts = rec.timestamp ?? now;
-    if (ts > maxTimestamp) maxTimestamp = ts;
-    const body = recordBodySize(rec, ts - baseTimestamp, rec.offset - baseOffset);
-    bodySizes[i] = body;
-    total += sizeOfVarint(body) + body;
+    const offset = records[i].offset;
+    if (offset <= prev) throw new RangeError(`record offsets must increase from baseOffset ${baseOffset}: got ${offset} after ${prev}`);
+    prev = offset;
+    deltas[i] = offset - baseOffset;
   }
-  const w = BufferWriter.alloc(total);
-  w.writeInt64(baseOffset)
-    .writeInt32(total - LOG_OVERHEAD)
-    .writeInt32(options.partitionLeaderEpoch ?? 0)
-    .writeInt8(MAGIC_V2)
-    .writeUInt32(0) // CRC, patched below
-    .writeInt16((options.attributes ?? 0) & ~ATTR_COMPRESSION_MASK)
-    .writeInt32(records[records.length - 1].offset - baseOffset)
-    .writeInt64(baseTimestamp)
-    .writeInt64(maxTimestamp)
-    .writeInt64(options.producerId ?? -1)
-    .writeInt16(options.producerEpoch ?? -1)
-    .writeInt32(options.baseSequence ?? -1)
-    .writeInt32(records.length);
-  for (let i = 0; i < records.length; i++) {
-    const rec = records[i];
-    w.writeVarint(bodySizes[i])
-      .writeInt8(0)
-      .writeVarlong((rec.timestamp ?? now) - baseTimestamp)
-      .writeVarint(rec.offset - baseOffset);
-    const key = rec.key ?? null;
-    if (key === null) w.writeVarint(-1);
-    else w.writeVarint(key.length).writeBytes(key);
-    if (rec.value === null) w.writeVarint(-1);
-    else w.writeVarint(rec.value.length).writeBytes(rec.value);
-    const headers = rec.headers ?? [];
-    w.writeVarint(headers.length);
-    for (const h of headers) {
-      const kLen = Buffer.byteLength(h.key);
-      w.writeVarint(kLen);
-      w.offset += w.buf.write(h.key, w.offset, 'utf8');
-      if (h.value === null) w.writeVarint(-1);
-      else w.writeVarint(h.value.length).writeBytes(h.value);
-    }
-  }
-  updateBatchCrc(w.buf);
-  return w.buf;
+  // Re-encoded records are written uncompressed, whatever the original batch used.
+  return writeBatch(records, deltas, baseOffset, (options.attributes ?? 0) & ~ATTR_COMPRESSION_MASK, options, now);
 }
