@@ -6,13 +6,9 @@
  */
 import type { FsyncPolicy, LogConfig, StorageObserver } from '../storage/log.js';
 
-/** The logging calls the broker may make; a pino Logger satisfies it, so core need not depend on pino. */
-export interface BrokerLogger {
-  debug(obj: object | string, msg?: string): void;
-  info(obj: object | string, msg?: string): void;
-  warn(obj: object | string, msg?: string): void;
-  error(obj: object | string, msg?: string): void;
-}
+/** The logging calls the broker makes; a pino Logger satisfies it. Defined by the core, which must not depend on pino. */
+export type { BrokerLogger } from '../core/broker.js';
+import type { BrokerLogger } from '../core/broker.js';
 
 export interface BrokerOptions {
   /** Absolute path; exists, is locked by this process and has a current FORMAT file. */
