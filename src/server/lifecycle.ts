@@ -11,7 +11,7 @@
  * the lock synchronously — storage is crash-safe by design, so this loses only what was not yet acknowledged.
  */
 import type { Logger } from 'pino';
-import { resolveConfig, logConfigFrom, ConfigError, type Config, type ConfigInputs } from './config.js';
+import { resolveConfig, logConfigFrom, parseNameList, parseUsers, ConfigError, type Config, type ConfigInputs } from './config.js';
 import { openDataDir, DataDirError, type DataDir } from './data-dir.js';
 import { createLogger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -93,6 +93,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       advertisedHost: config.advertisedHost,
       storageObserver: metrics.storageObserver,
       logger: logger.child({ component: 'broker' }),
+      users: parseUsers(config.users),
+      loopbackUsers: parseNameList(config.loopbackUsers),
     });
     const handle = broker;
     for (const plugin of plugins) {
