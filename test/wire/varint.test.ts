@@ -31,7 +31,8 @@ test('varint, varlong and unsigned varint round-trip and match their computed si
     }),
   );
   fc.assert(
-    fc.property(fc.integer({ min: -(2 ** 52), max: 2 ** 52 }), (v) => {
+    fc.property(fc.integer({ min: -(2 ** 52), max: 2 ** 52 - 1 }), (v) => {
+      // Zigzag doubles the magnitude: the largest varlong a JS number carries exactly is 2^52 - 1.
       const w = BufferWriter.alloc(sizeOfVarlong(v));
       w.writeVarlong(v);
       assert.equal(w.offset, w.buf.length);
@@ -64,4 +65,15 @@ test('random bytes into the reader throw only WireError', () => {
       }
     }),
   );
+});
+
+test('the varlong bounds are exact: ±2^52 edges decode, zigzag beyond 2^53 - 1 is refused', () => {
+  for (const v of [2 ** 52 - 1, -(2 ** 52)]) {
+    const w = BufferWriter.alloc(sizeOfVarlong(v));
+    w.writeVarlong(v);
+    assert.equal(new BufferReader(w.buf).readVarlong('v'), v);
+  }
+  const w = BufferWriter.alloc(sizeOfVarlong(2 ** 52));
+  w.writeVarlong(2 ** 52);
+  assert.throws(() => new BufferReader(w.buf).readVarlong('v'), WireError);
 });
