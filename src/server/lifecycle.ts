@@ -16,6 +16,8 @@ import { openDataDir, DataDirError, type DataDir } from './data-dir.js';
 import { createLogger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createHttpPlugin } from './http.js';
+import { listenerPlugin } from './listener-plugin.js';
+import { createNatsListener } from '../protocols/nats/index.js';
 import { formatAddress, type BoundAddress, type ProtocolPlugin, type ServerState } from './protocol-plugin.js';
 import type { BrokerHandle, OpenBroker } from './broker-handle.js';
 
@@ -45,6 +47,7 @@ export interface RunningServer {
 export function defaultPlugins(): ProtocolPlugin[] {
   return [
     createHttpPlugin(),
+    listenerPlugin('nats', (c) => c.natsPort, (d) => createNatsListener({ broker: d.broker, logger: d.logger, connections: d.metrics.connections.labels('nats') })),
   ];
 }
 

@@ -1,0 +1,179 @@
+/**
+ * The NATS listener: a TCP server whose connections are NatsSessions over the core Broker. It has the shape
+ * server/listener-plugin.ts expects (`listen`, `close`) without importing server/ (layer rule).
+ *
+ * One flush scheduler for all connections: a session that has output marks itself dirty, and a single
+ * setImmediate per tick writes every dirty session's batch, so a publish fanned out to many subscribers
+ * costs one socket write per subscriber per tick, not one per message.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Broker } from '../../core/broker.js';
+import { DEFAULT_MAX_PAYLOAD, MAX_CONTROL_LINE_SIZE } from './parser.js';
+import { NatsSession, type NatsLogger, type NatsServerInfo, type NatsSessionOptions } from './session.js';
+
+export { NatsSession } from './session.js';
+export type { NatsLogger, NatsSessionOptions, NatsServerInfo } from './session.js';
+
+/** The version advertised in INFO: nats.js requires semver and gates features on it (specs/CLIENTS.md §4). */
+export const NATS_SERVER_VERSION = '2.10.22';
+
+export const DEFAULT_NATS_OPTIONS: NatsSessionOptions = {
+  maxPayload: DEFAULT_MAX_PAYLOAD,
+  maxControlLine: MAX_CONTROL_LINE_SIZE,
+  // nats-server's default max_pending.
+  maxPendingBytes: 64 * 1024 * 1024,
+  // nats-server's defaults: PING every 2 minutes, 2 outstanding.
+  pingIntervalMs: 120_000,
+  maxPingsOut: 2,
+  authRequired: false,
+  authTimeoutMs: 2_000,
+  maxSubscriptions: 0,
+  maxInflightPublishes: 10_000,
+};
+
+export interface NatsListenerDeps {
+  broker: Broker;
+  logger: NatsLogger;
+  options?: Partial<NatsSessionOptions> & { serverName?: string };
+  /** Open-connections gauge (e.g. prom-client `connections.labels('nats')`). */
+  connections?: { inc(): void; dec(): void };
+}
+
+export interface NatsListenerStats {
+  connections: number;
+  accepted: number;
+  slowConsumers: number;
+}
+
+/**
+ * Events: 'session' (NatsSession) on accept, 'slowConsumer' (NatsSession), 'pong' (NatsSession) when a client
+ * answers a PING, 'sessionClosed' (NatsSession, reason).
+ */
+export interface NatsListener {
+  listen(host: string, port: number): Promise<Array<{ address: string; port: number }>>;
+  close(): Promise<void>;
+  /** Serves a connection that did not come through the TCP server (TLS, WebSocket, an in-memory pair). */
+  handle(stream: Duplex, peerAddress?: string, peerPort?: number): NatsSession;
+  stats(): NatsListenerStats;
+  /** The open sessions. */
+  sessions(): NatsSession[];
+  readonly events: EventEmitter;
+}
+
+export function createNatsListener(deps: NatsListenerDeps): NatsListener {
+  const { serverName, ...rest } = deps.options ?? {};
+  const options: NatsSessionOptions = { ...DEFAULT_NATS_OPTIONS };
+  for (const [k, v] of Object.entries(rest)) if (v !== undefined) (options as unknown as Record<string, unknown>)[k] = v;
+  const serverId = randomBytes(12).toString('hex').toUpperCase();
+  const info: NatsServerInfo = {
+    server_id: serverId,
+    server_name: serverName ?? `tributary-${serverId.slice(0, 8)}`,
+    version: NATS_SERVER_VERSION,
+    go: `node${process.versions.node}`,
+    host: '0.0.0.0',
+    port: 0,
+  };
+  const logger = deps.logger;
+  const events = new EventEmitter();
+  const sessions = new Set<NatsSession>();
+  let server: Server | null = null;
+  let nextClientId = 1;
+  let accepted = 0;
+  let slowConsumers = 0;
+
+  let dirty: NatsSession[] = [];
+  let flushing = false;
+  const flushAll = (): void => {
+    flushing = false;
+    const list = dirty;
+    dirty = [];
+    for (let i = 0; i < list.length; i++) {
+      try {
+        list[i].flush();
+      } catch (err) {
+        logger.error({ err, cid: list[i].id }, 'nats flush failed');
+        list[i].close('flush failed');
+      }
+    }
+  };
+  const scheduleFlush = (s: NatsSession): void => {
+    dirty.push(s);
+    if (!flushing) {
+      flushing = true;
+      setImmediate(flushAll);
+    }
+  };
+
+  const handle = (stream: Duplex, peerAddress?: string, peerPort?: number): NatsSession => {
+    accepted++;
+    const session = new NatsSession(stream, {
+      broker: deps.broker,
+      logger,
+      options,
+      info,
+      clientId: nextClientId++,
+      peerAddress,
+      peerPort,
+      scheduleFlush,
+      onSlowConsumer: (s) => {
+        slowConsumers++;
+        events.emit('slowConsumer', s);
+      },
+      onPong: (s) => events.emit('pong', s),
+      onClose: (s, reason) => {
+        sessions.delete(s);
+        deps.connections?.dec();
+        logger.debug({ cid: s.id, peer: peerAddress, reason }, 'nats connection closed');
+        events.emit('sessionClosed', s, reason);
+      },
+    });
+    sessions.add(session);
+    deps.connections?.inc();
+    session.start();
+    events.emit('session', session);
+    return session;
+  };
+
+  return {
+    events,
+    handle,
+    sessions: () => [...sessions],
+    stats: () => ({ connections: sessions.size, accepted, slowConsumers }),
+    listen(host: string, port: number) {
+      return new Promise((resolve, reject) => {
+        const srv = createServer({ noDelay: true }, (socket: Socket) => {
+          try {
+            handle(socket, socket.remoteAddress, socket.remotePort);
+          } catch (err) {
+            logger.error({ err, peer: socket.remoteAddress }, 'nats connection setup failed');
+            socket.destroy();
+          }
+        });
+        srv.once('error', reject);
+        srv.listen(port, host, () => {
+          srv.off('error', reject);
+          srv.on('error', (err) => logger.error({ err }, 'nats listener error'));
+          server = srv;
+          const a = srv.address();
+          if (a === null || typeof a === 'string') {
+            resolve([{ address: host, port }]);
+            return;
+          }
+          info.host = a.address;
+          info.port = a.port;
+          resolve([{ address: a.address, port: a.port }]);
+        });
+      });
+    },
+    async close() {
+      const srv = server;
+      server = null;
+      const closed = srv === null ? Promise.resolve() : new Promise<void>((resolve) => srv.close(() => resolve()));
+      for (const s of [...sessions]) s.close('server shutdown');
+      await closed;
+    },
+  };
+}
