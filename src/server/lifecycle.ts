@@ -18,6 +18,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createHttpPlugin } from './http.js';
 import { listenerPlugin } from './listener-plugin.js';
 import { createNatsListener } from '../protocols/nats/index.js';
+import { createKafkaListener } from '../protocols/kafka/index.js';
 import { formatAddress, type BoundAddress, type ProtocolPlugin, type ServerState } from './protocol-plugin.js';
 import type { BrokerHandle, OpenBroker } from './broker-handle.js';
 
@@ -47,6 +48,7 @@ export interface RunningServer {
 export function defaultPlugins(): ProtocolPlugin[] {
   return [
     createHttpPlugin(),
+    listenerPlugin('kafka', (c) => c.kafkaPort, (d) => createKafkaListener({ broker: d.broker, logger: d.logger, config: d.config })),
     listenerPlugin('nats', (c) => c.natsPort, (d) => createNatsListener({ broker: d.broker, logger: d.logger, connections: d.metrics.connections.labels('nats') })),
   ];
 }

@@ -2,6 +2,7 @@
  * The Kafka codec's public surface: pure bytes ↔ typed requests/responses (DESIGN "Layers"). Imports only
  * wire/ (and, for record batches, storage/record-batch — not needed here: records stay Buffers).
  */
+export { fitToVersion } from './version-fit.js';
 export { FrameSplitter, DEFAULT_MAX_FRAME_BYTES, SIZE_PREFIX_BYTES, writeFrameSize } from './frame.js';
 export { decode, decodeBuffer, encode, encodeToBuffer, encodedSize, sizeOf, write, EncodeContext, KafkaEncodeError } from './generic-codec.js';
 export {

@@ -1,0 +1,46 @@
+/**
+ * What this broker advertises in ApiVersions: exactly the API keys and versions the handlers implement
+ * (shared specs CLIENTS.md §2). kafkajs picks min(its max, our max) and ignores our min; librdkafka picks the
+ * highest version in both ranges. Minimums keep record batches v2 only (Produce ≥3, Fetch ≥4): the log stores
+ * v2 batches and does not down-convert. Fetch stops at 12 (13+ names topics by id, and Metadata reports zero
+ * topic ids), ListOffsets at 6 (7 adds the max-timestamp query), OffsetFetch at 7 (8 batches groups),
+ * DeleteTopics at 5 (6 by topic id).
+ */
+import { ApiKey } from './codec/index.js';
+
+export interface AdvertisedApi {
+  apiKey: number;
+  minVersion: number;
+  maxVersion: number;
+}
+
+export const ADVERTISED_APIS: readonly AdvertisedApi[] = [
+  { apiKey: ApiKey.Produce, minVersion: 3, maxVersion: 9 },
+  { apiKey: ApiKey.Fetch, minVersion: 4, maxVersion: 12 },
+  { apiKey: ApiKey.ListOffsets, minVersion: 0, maxVersion: 6 },
+  { apiKey: ApiKey.Metadata, minVersion: 0, maxVersion: 12 },
+  { apiKey: ApiKey.OffsetCommit, minVersion: 0, maxVersion: 8 },
+  { apiKey: ApiKey.OffsetFetch, minVersion: 1, maxVersion: 7 },
+  { apiKey: ApiKey.FindCoordinator, minVersion: 0, maxVersion: 4 },
+  { apiKey: ApiKey.JoinGroup, minVersion: 0, maxVersion: 7 },
+  { apiKey: ApiKey.Heartbeat, minVersion: 0, maxVersion: 4 },
+  { apiKey: ApiKey.LeaveGroup, minVersion: 0, maxVersion: 4 },
+  { apiKey: ApiKey.SyncGroup, minVersion: 0, maxVersion: 5 },
+  { apiKey: ApiKey.DescribeGroups, minVersion: 0, maxVersion: 5 },
+  { apiKey: ApiKey.ListGroups, minVersion: 0, maxVersion: 4 },
+  { apiKey: ApiKey.SaslHandshake, minVersion: 0, maxVersion: 1 },
+  { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 3 },
+  { apiKey: ApiKey.CreateTopics, minVersion: 0, maxVersion: 5 },
+  { apiKey: ApiKey.DeleteTopics, minVersion: 0, maxVersion: 5 },
+  { apiKey: ApiKey.DescribeConfigs, minVersion: 0, maxVersion: 4 },
+  { apiKey: ApiKey.SaslAuthenticate, minVersion: 0, maxVersion: 2 },
+  { apiKey: ApiKey.CreatePartitions, minVersion: 0, maxVersion: 3 },
+  { apiKey: ApiKey.DeleteGroups, minVersion: 0, maxVersion: 2 },
+];
+
+const BY_KEY = new Map(ADVERTISED_APIS.map((a) => [a.apiKey, a]));
+
+export function isAdvertised(apiKey: number, apiVersion: number): boolean {
+  const a = BY_KEY.get(apiKey);
+  return a !== undefined && apiVersion >= a.minVersion && apiVersion <= a.maxVersion;
+}

@@ -1,0 +1,43 @@
+/**
+ * ListOffsets (2): latest (-1) is the high watermark (= last stable offset: no transactions yet), earliest (-2)
+ * the log start offset, any other timestamp the first offset whose timestamp is at or after it (-1 when none).
+ * v0 answers in oldStyleOffsets.
+ */
+import type { ListOffsetsRequest, ListOffsetsResponse, Encodable } from '../codec/index.js';
+import { ErrorCode } from '../codec/index.js';
+import type { KafkaContext, SessionState } from '../context.js';
+import { kafkaErrorOf } from '../error-map.js';
+import { LEADER_EPOCH } from './topic-description.js';
+
+const LATEST = -1;
+const EARLIEST = -2;
+
+export async function handleListOffsets(ctx: KafkaContext, session: SessionState, req: ListOffsetsRequest, version: number): Promise<Encodable<ListOffsetsResponse>> {
+  const topics: Encodable<ListOffsetsResponse.ListOffsetsTopicResponse>[] = [];
+  for (const t of req.topics) {
+    const partitions: Encodable<ListOffsetsResponse.ListOffsetsPartitionResponse>[] = [];
+    for (const p of t.partitions) {
+      const answer = (offset: number, timestamp: number): void => {
+        partitions.push({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, oldStyleOffsets: version === 0 ? [offset] : [], timestamp, offset, leaderEpoch: LEADER_EPOCH });
+      };
+      try {
+        ctx.broker.check(session.principal, 'describe', 'stream', t.name);
+        const stream = ctx.broker.requireStream(t.name);
+        const { startOffset, highWatermark } = stream.offsets(p.partitionIndex);
+        if (p.timestamp === LATEST) answer(highWatermark, -1);
+        else if (p.timestamp === EARLIEST) answer(startOffset, -1);
+        else if (p.timestamp < 0) {
+          partitions.push({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNSUPPORTED_VERSION, oldStyleOffsets: [], timestamp: -1, offset: -1, leaderEpoch: -1 });
+        } else {
+          const found = await stream.offsetForTimestamp(p.partitionIndex, p.timestamp);
+          if (found === null) answer(-1, -1);
+          else answer(found.offset, found.timestamp);
+        }
+      } catch (err) {
+        partitions.push({ partitionIndex: p.partitionIndex, errorCode: kafkaErrorOf(err).code, oldStyleOffsets: [], timestamp: -1, offset: -1, leaderEpoch: -1 });
+      }
+    }
+    topics.push({ name: t.name, partitions });
+  }
+  return { throttleTimeMs: 0, topics };
+}

@@ -1,0 +1,110 @@
+/**
+ * KafkaListener: the TCP server. Opens the group coordinator (and `__consumer_offsets`) on listen, gives every
+ * connection a KafkaSession, and advertises the port actually bound (port 0 → an ephemeral port) in Metadata
+ * and FindCoordinator. close() stops accepting, closes every session and the coordinator.
+ */
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { Broker } from '../../core/broker.js';
+import { GroupCoordinator, type ConsumerGroupOptions } from '../../core/consumer-group/index.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './codec/index.js';
+import type { KafkaContext, KafkaLogger } from './context.js';
+import { KafkaSession } from './session.js';
+
+export interface KafkaListenerConfig {
+  advertisedHost: string;
+  /** Auto-create topics on Metadata and Produce (default true). */
+  kafkaAutoCreate?: boolean;
+  /** socket.request.max.bytes (default 100 MiB). */
+  kafkaMaxRequestBytes?: number;
+  /** num.partitions for auto-created topics (default 1). */
+  kafkaDefaultPartitions?: number;
+  /** Consumer group limits and timers (tests shorten them). */
+  kafkaGroups?: ConsumerGroupOptions;
+}
+
+export interface KafkaListenerDeps {
+  broker: Broker;
+  logger: KafkaLogger;
+  config: KafkaListenerConfig;
+}
+
+const NODE_ID = 0;
+const CLUSTER_ID_KIND = 'kafka';
+const CLUSTER_ID_NAME = 'clusterId';
+
+export class KafkaListener {
+  private server: net.Server | null = null;
+  private coordinator: GroupCoordinator | null = null;
+  private readonly sessions = new Set<KafkaSession>();
+  private nextSessionId = 1;
+
+  constructor(private readonly deps: KafkaListenerDeps) {}
+
+  async listen(host: string, port: number): Promise<Array<{ address: string; port: number }>> {
+    if (this.server !== null) throw new Error('kafka listener already listening');
+    const { broker, logger, config } = this.deps;
+    const coordinator = await GroupCoordinator.open(broker, config.kafkaGroups ?? {});
+    this.coordinator = coordinator;
+    const clusterId = await this.clusterId();
+    const server = net.createServer({ noDelay: true });
+    this.server = server;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      this.server = null;
+      coordinator.close();
+      this.coordinator = null;
+      throw err;
+    }
+    const bound = server.address() as net.AddressInfo;
+    const ctx: KafkaContext = {
+      broker,
+      coordinator,
+      logger,
+      nodeId: NODE_ID,
+      advertisedHost: config.advertisedHost,
+      advertisedPort: bound.port,
+      clusterId,
+      autoCreateTopics: config.kafkaAutoCreate ?? true,
+      defaultPartitions: config.kafkaDefaultPartitions ?? 1,
+    };
+    const maxFrameBytes = config.kafkaMaxRequestBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    server.on('connection', (socket) => {
+      socket.setNoDelay(true);
+      const session = new KafkaSession(socket, ctx, { id: this.nextSessionId++, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, maxFrameBytes });
+      this.sessions.add(session);
+      void session.closed$.then(() => this.sessions.delete(session));
+    });
+    server.on('error', (err) => logger.error({ err }, 'kafka listener error'));
+    logger.info({ address: bound.address, port: bound.port, advertisedHost: config.advertisedHost }, 'kafka listening');
+    return [{ address: bound.address, port: bound.port }];
+  }
+
+  /** A cluster id kept in the broker's metadata so it survives restarts (Kafka's 22-character form). */
+  private async clusterId(): Promise<string> {
+    const md = this.deps.broker.metadata;
+    const existing = md.get(CLUSTER_ID_KIND, CLUSTER_ID_NAME);
+    if (typeof existing === 'string') return existing;
+    const id = randomBytes(16).toString('base64url');
+    await md.put(CLUSTER_ID_KIND, CLUSTER_ID_NAME, id);
+    return id;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    const closed = server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of this.sessions) s.close();
+    this.sessions.clear();
+    this.coordinator?.close();
+    this.coordinator = null;
+    await closed;
+  }
+}
