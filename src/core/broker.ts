@@ -362,6 +362,18 @@ export class Broker {
     return result;
   }
 
+  /**
+   * A queue was deleted (QueueRegistry): removes every binding to it and persists the exchanges that changed.
+   * Returns the exchanges auto-deleted as a consequence.
+   */
+  async removeQueueBindings(principal: Principal, queue: string): Promise<string[]> {
+    this.check(principal, 'delete', 'queue', queue);
+    const sources = this.exchanges.sourcesOf({ kind: 'queue', name: queue });
+    const deleted = this.exchanges.removeQueue(queue);
+    await this.persistExchanges([...sources, ...deleted]);
+    return deleted;
+  }
+
   /** Writes the current definition of each named exchange (or its tombstone when it is gone or transient). */
   private async persistExchanges(names: Iterable<string>): Promise<void> {
     for (const name of new Set(names)) {

@@ -1,0 +1,119 @@
+/**
+ * The AMQP 0-9-1 listener: a TCP server whose connections are AmqpConnections over the core Broker and its
+ * QueueRegistry. It has the shape server/listener-plugin.ts expects (`listen`, `close`) without importing
+ * server/ (layer rule). See docs/amqp.md.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Broker } from '../../core/broker.js';
+import { ANONYMOUS } from '../../core/principal.js';
+import { queueRegistryOf, type QueueRegistry } from '../../core/queue-registry.js';
+import { AmqpConnection, DEFAULT_AMQP_OPTIONS, type AmqpLogger, type AmqpOptions } from './connection.js';
+import type { AmqpChannel } from './channel.js';
+
+export { AmqpConnection, DEFAULT_AMQP_OPTIONS } from './connection.js';
+export type { AmqpLogger, AmqpOptions } from './connection.js';
+
+export interface AmqpListenerDeps {
+  broker: Broker;
+  logger: AmqpLogger;
+  options?: Partial<AmqpOptions>;
+  /** Open-connections gauge (e.g. prom-client `connections.labels('amqp')`). */
+  connections?: { inc(): void; dec(): void };
+}
+
+/**
+ * Events: 'connection' (AmqpConnection), 'connectionClosed' (AmqpConnection, reason), and the connection's own
+ * events ('heartbeat-received', 'heartbeat-sent') with the connection as argument.
+ */
+export interface AmqpListener {
+  listen(host: string, port: number): Promise<Array<{ address: string; port: number }>>;
+  close(): Promise<void>;
+  /** Serves a connection that did not come through the TCP server (TLS, an in-memory pair). */
+  handle(stream: Duplex, peerAddress?: string, peerPort?: number): Promise<AmqpConnection>;
+  connections(): AmqpConnection[];
+  queues(): Promise<QueueRegistry>;
+  readonly events: EventEmitter;
+}
+
+export function createAmqpListener(deps: AmqpListenerDeps): AmqpListener {
+  const options: AmqpOptions = { ...DEFAULT_AMQP_OPTIONS };
+  for (const [k, v] of Object.entries(deps.options ?? {})) if (v !== undefined) (options as unknown as Record<string, unknown>)[k] = v;
+  const logger = deps.logger;
+  const events = new EventEmitter();
+  const open = new Set<AmqpConnection>();
+  const registry = (): Promise<QueueRegistry> => queueRegistryOf(deps.broker, ANONYMOUS);
+  const directReplies = new Map<string, AmqpChannel>();
+  let server: Server | null = null;
+  let nextId = 1;
+
+  const handle = async (stream: Duplex, peerAddress?: string, peerPort?: number): Promise<AmqpConnection> => {
+    const queues = await registry();
+    const conn = new AmqpConnection(stream, {
+      broker: deps.broker,
+      queues,
+      directReplies,
+      logger,
+      options,
+      id: nextId++,
+      peerAddress,
+      peerPort,
+      queueDeleted: (q) => {
+        for (const c of open) c.queueDeleted(q);
+      },
+      onClose: (c, reason) => {
+        if (!open.delete(c)) return;
+        deps.connections?.dec();
+        logger.debug({ cid: c.id, peer: peerAddress, reason }, 'amqp connection closed');
+        events.emit('connectionClosed', c, reason);
+      },
+      onEvent: (c, event) => events.emit(event, c),
+    });
+    open.add(conn);
+    deps.connections?.inc();
+    conn.start();
+    events.emit('connection', conn);
+    return conn;
+  };
+
+  return {
+    events,
+    handle,
+    connections: () => [...open],
+    queues: registry,
+    async listen(host: string, port: number) {
+      // Open the queue registry first: transient queues of a previous run are deleted before anyone connects.
+      await registry();
+      return new Promise((resolve, reject) => {
+        const srv = createServer({ noDelay: true }, (socket: Socket) => {
+          // Hold input until the session is attached (the registry promise is already settled here).
+          socket.pause();
+          handle(socket, socket.remoteAddress, socket.remotePort).then(
+            () => socket.resume(),
+            (err: unknown) => {
+              logger.error({ err, peer: socket.remoteAddress }, 'amqp connection setup failed');
+              socket.destroy();
+            },
+          );
+        });
+        srv.once('error', reject);
+        srv.listen(port, host, () => {
+          srv.off('error', reject);
+          srv.on('error', (err) => logger.error({ err }, 'amqp listener error'));
+          server = srv;
+          const a = srv.address();
+          if (a === null || typeof a === 'string') resolve([{ address: host, port }]);
+          else resolve([{ address: a.address, port: a.port }]);
+        });
+      });
+    },
+    async close() {
+      const srv = server;
+      server = null;
+      const closed = srv === null ? Promise.resolve() : new Promise<void>((resolve) => srv.close(() => resolve()));
+      for (const c of [...open]) c.close('broker shutdown');
+      await closed;
+    },
+  };
+}
