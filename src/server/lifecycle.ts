@@ -16,8 +16,10 @@ import { openDataDir, DataDirError, type DataDir } from './data-dir.js';
 import { createLogger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createHttpPlugin } from './http.js';
+import { createAmqpListener } from '../protocols/amqp/index.js';
 import { listenerPlugin } from './listener-plugin.js';
 import { createNatsListener } from '../protocols/nats/index.js';
+import { createMqttListener } from '../protocols/mqtt/index.js';
 import { createKafkaListener } from '../protocols/kafka/index.js';
 import { formatAddress, type BoundAddress, type ProtocolPlugin, type ServerState } from './protocol-plugin.js';
 import type { BrokerHandle, OpenBroker } from './broker-handle.js';
@@ -48,6 +50,8 @@ export interface RunningServer {
 export function defaultPlugins(): ProtocolPlugin[] {
   return [
     createHttpPlugin(),
+    listenerPlugin('amqp', (c) => c.amqpPort, (d) => createAmqpListener({ broker: d.broker, logger: d.logger, connections: d.metrics.connections.labels('amqp') })),
+    listenerPlugin('mqtt', (c) => c.mqttPort, (d) => createMqttListener({ broker: d.broker, logger: d.logger, connections: d.metrics.connections.labels('mqtt') })),
     listenerPlugin('kafka', (c) => c.kafkaPort, (d) => createKafkaListener({ broker: d.broker, logger: d.logger, config: d.config })),
     listenerPlugin('nats', (c) => c.natsPort, (d) => createNatsListener({ broker: d.broker, logger: d.logger, connections: d.metrics.connections.labels('nats') })),
   ];
