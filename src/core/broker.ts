@@ -23,7 +23,6 @@ import { FileLogFactory, logName, type LogFactory } from './log-factory.js';
 import { MetadataStore } from './metadata.js';
 import { Authorizer, type Action, type ResourceType } from './authorizer.js';
 import { UserStore, type SeedUser } from './users/user-store.js';
-import type { Principal } from './principal.js';
 import { Router } from './router/router.js';
 import { ExchangeRegistry, type DeclareResult, type UnbindResult } from './exchange-registry.js';
 import type { Destination, ExchangeOptions, FieldTable } from './exchange.js';
@@ -36,8 +35,20 @@ import type { DeadLetterDecision, Delivery } from './cursor/cursor-state.js';
 import { subjectMatchesFilter, validateSubjectFilter } from './router/subject.js';
 import type { Message } from './message.js';
 import { DEFAULT_LOG_CONFIG, type FsyncPolicy, type LogConfig, type StorageObserver } from '../storage/log.js';
-import { encodeRecordBatch, type Record, type RecordHeader, type RecordInput } from '../storage/record-batch.js';
-import { SUBJECT_HEADER } from './stream.js';
+import {
+  ATTR_CONTROL,
+  ATTR_TRANSACTIONAL,
+  OFFSET_ATTRIBUTES,
+  decodeRecordBatch,
+  encodeRecordBatch,
+  type Record,
+  type RecordHeader,
+  type RecordInput,
+} from '../storage/record-batch.js';
+import { SUBJECT_HEADER, recordToMessage } from './stream.js';
+import { QUEUE_HEADERS, queueRegistryOf } from './queue-registry.js';
+import { subjectToAmqpRoutingKey } from './router/translate.js';
+import { ANONYMOUS, type Principal } from './principal.js';
 
 /** Logging calls the broker makes; a pino logger satisfies it (core does not depend on pino). */
 export interface BrokerLogger {
@@ -98,6 +109,17 @@ export interface CursorDefinition {
   deadLetterStream?: string;
 }
 
+/**
+ * Behaviour a protocol layer attaches to a cursor at run time (not persisted): `isExpired` is asked when a
+ * record reaches the head (TTL); `deadLetter` receives every dead-letter decision of a cursor without a
+ * deadLetterStream (e.g. republish through an AMQP dead-letter exchange); the record is acked in the source
+ * once the returned promise resolves.
+ */
+export interface CursorHooks {
+  isExpired?: (record: Record, nowMs: number) => boolean;
+  deadLetter?: (decision: DeadLetterDecision) => Promise<void> | void;
+}
+
 export type CursorOptionsInput = Omit<CursorDefinition, 'id' | 'partitions' | 'mode' | 'startPolicy'> &
   Partial<Pick<CursorDefinition, 'partitions' | 'mode' | 'startPolicy'>>;
 
@@ -110,6 +132,7 @@ export const DEAD_LETTER_HEADERS = {
 } as const;
 
 const CURSORS_STREAM = '__cursors';
+const AMQ_TOPIC = 'amq.topic';
 const DELAY_STREAM = '__delay';
 const NO_LOG: BrokerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -128,6 +151,8 @@ export class Broker {
   private readonly streamsByName = new Map<string, Stream>();
   private readonly capturesByName = new Map<string, StreamCapture>();
   private readonly cursorsById = new Map<string, { def: CursorDefinition; cursor: Cursor }>();
+  /** Per-cursor hooks a protocol layer sets (TTL, dead-letter to an exchange); see setCursorHooks. */
+  private readonly cursorHooks = new Map<string, CursorHooks>();
   private retentionTimer: NodeJS.Timeout | null = null;
   private retentionRunning: Promise<void> | null = null;
   private _ready = false;
@@ -303,7 +328,40 @@ export class Broker {
     const stream = await Stream.open(this.factory, def, { logDefaults: this.logDefaults, allowInternal: true });
     this.streamsByName.set(def.name, stream);
     this.wire(stream);
+    if (!stream.internal) stream.on('produced', (_partition: number, batches: Buffer[]) => this.deliverProduced(stream, batches));
     return stream;
+  }
+
+  /**
+   * Interop (DESIGN.md "Interop naming"): records produced through Kafka to a topic go to the live Router
+   * subscribers of the topic's subject — the topic's name, whatever `tributary-subject` header a producer set —
+   * and not to captures (they are stored already). A `tributary-reply-to` header becomes the reply subject.
+   * Control batches (transaction markers) and transactional batches (not yet committed) are skipped. Costs
+   * nothing beyond one trie lookup when no live subscriber matches. Runs after the append is acknowledged by the
+   * log; a failure is logged, never thrown into the produce path.
+   */
+  private deliverProduced(stream: Stream, batches: Buffer[]): void {
+    const subject = stream.name;
+    let live: boolean;
+    try {
+      live = this.router.hasSubscribers(subject) || (this.exchanges.get(AMQ_TOPIC)?.bindingCount ?? 0) > 0;
+    } catch {
+      return; // a topic name that is not a valid subject has no live subscribers
+    }
+    if (!live) return;
+    try {
+      for (const batch of batches) {
+        if ((batch.readInt16BE(OFFSET_ATTRIBUTES) & (ATTR_CONTROL | ATTR_TRANSACTIONAL)) !== 0) continue;
+        for (const record of decodeRecordBatch(batch)) {
+          const message = recordToMessage(subject, record);
+          message.subject = subject;
+          this.router.deliverLive(message);
+          this.routeToTopicQueues(message)?.catch((err: unknown) => this.logger.warn({ err, stream: stream.name }, 'amq.topic queue append of a produced record failed'));
+        }
+      }
+    } catch (err) {
+      this.logger.warn({ err, stream: stream.name }, 'live delivery of produced records failed');
+    }
   }
 
   /** (Re)registers the stream's subject filters as Router captures. */
@@ -436,6 +494,16 @@ export class Broker {
     return this.startCursor(def);
   }
 
+  /**
+   * Sets (or, with undefined, clears) the hooks of cursor `id` (`<stream>/<name>`); they are not persisted, so
+   * the owner sets them again after a restart, and may set them before the cursor exists. Without a
+   * `deadLetter` hook (and no deadLetterStream) dead-lettered records are dropped.
+   */
+  setCursorHooks(id: string, hooks: CursorHooks | undefined): void {
+    if (hooks === undefined) this.cursorHooks.delete(id);
+    else this.cursorHooks.set(id, hooks);
+  }
+
   /** Deletes a cursor: its definition, then its persisted state. Attached consumers are dropped. */
   async deleteCursor(principal: Principal, streamName: string, name: string): Promise<void> {
     this.check(principal, 'delete', 'stream', streamName);
@@ -461,7 +529,8 @@ export class Broker {
       maxDeliveries: def.maxDeliveries,
       matches: filter === undefined ? undefined : (record) => subjectMatchesFilter(filter, recordSubject(stream.name, record)),
       deliver: (consumer, delivery) => (consumer.context as DeliveryTarget).deliver(delivery),
-      deadLetter: def.deadLetterStream === undefined ? undefined : (decision) => this.deadLetter(def, decision),
+      deadLetter: def.deadLetterStream === undefined ? (decision) => this.cursorHooks.get(def.id)?.deadLetter?.(decision) : (decision) => this.deadLetter(def, decision),
+      isExpired: (record, nowMs) => this.cursorHooks.get(def.id)?.isExpired?.(record, nowMs) === true,
       store: this.cursorStore,
       onError: (err) => this.logger.warn({ err, cursor: def.id }, 'cursor error'),
     });
@@ -485,7 +554,7 @@ export class Broker {
       { key: DEAD_LETTER_HEADERS.time, value: Buffer.from(String(decision.timeMs)) },
     ];
     const partition = target.partitionFor(r.key);
-    await target.appendBatch(partition, encodeRecordBatch([{ key: r.key, value: r.value, headers, timestamp: r.timestamp }]));
+    await target.appendBatch(partition, encodeRecordBatch([{ key: r.key, value: r.value, headers, timestamp: r.timestamp }]), { live: false });
   }
 
   /** Reports each open cursor's ack floor to its stream, so workqueue streams can delete what all acked. */
@@ -508,8 +577,57 @@ export class Broker {
     this.check(principal, 'publish', 'subject', message.subject);
     const pending: Promise<PublishAck>[] = [];
     const deliveries = this.router.publish(message, pending as Promise<unknown>[]);
+    const queued = this.routeToTopicQueues(message);
     const stored = pending.length === 0 ? [] : await Promise.all(pending);
+    if (queued !== null) await queued;
     return { deliveries, stored };
+  }
+
+  /**
+   * True when a publish on `subject` would reach anyone: a live subscription, a capturing stream or an AMQP
+   * queue bound to `amq.topic` (NATS no-responders).
+   */
+  hasInterest(subject: string): boolean {
+    if (this.router.hasInterest(subject)) return true;
+    const topic = this.exchanges.get(AMQ_TOPIC);
+    if (topic === undefined || topic.bindingCount === 0) return false;
+    const routingKey = subjectToAmqpRoutingKey(subject);
+    return routingKey !== null && this.exchanges.route(AMQ_TOPIC, routingKey).size > 0;
+  }
+
+  /**
+   * Interop (DESIGN.md "Interop naming"): a message published on the Router by another protocol (or produced
+   * through Kafka) also goes to the AMQP queues bound to `amq.topic` whose binding matches the subject as a
+   * routing key (core/router/translate.ts). A message that came from AMQP (it carries the `amqp-exchange`
+   * header) was routed to its queues by the channel already. The queue record gets the message's headers plus
+   * `amqp-exchange`, `amqp-routing-key` and `reply-to`, which the AMQP layer turns into properties
+   * (docs/interop.md). Returns the queues' appends, or null when no queue matched (one map lookup when
+   * amq.topic has no bindings).
+   */
+  private routeToTopicQueues(message: Message): Promise<unknown> | null {
+    const topic = this.exchanges.get(AMQ_TOPIC);
+    if (topic === undefined || topic.bindingCount === 0 || message.value === null) return null;
+    const headers = message.headers;
+    for (let i = 0; i < headers.length; i++) if (headers[i].key === QUEUE_HEADERS.exchange) return null;
+    const routingKey = subjectToAmqpRoutingKey(message.subject);
+    if (routingKey === null) return null;
+    const names = [...this.exchanges.route(AMQ_TOPIC, routingKey)];
+    if (names.length === 0) return null;
+    const value = message.value;
+    const recordHeaders: RecordHeader[] = [
+      { key: QUEUE_HEADERS.exchange, value: Buffer.from(AMQ_TOPIC, 'utf8') },
+      { key: QUEUE_HEADERS.routingKey, value: Buffer.from(routingKey, 'utf8') },
+    ];
+    for (const h of headers) if (!h.key.startsWith('tributary-') && h.key !== QUEUE_HEADERS.replyTo) recordHeaders.push(h);
+    if (message.replyTo !== undefined) recordHeaders.push({ key: QUEUE_HEADERS.replyTo, value: Buffer.from(message.replyTo, 'utf8') });
+    return queueRegistryOf(this, ANONYMOUS).then((registry) =>
+      Promise.all(
+        names.map((name) => {
+          const queue = registry.get(name);
+          return queue === undefined ? undefined : registry.publish(queue, value, recordHeaders, message.timestamp);
+        }),
+      ),
+    );
   }
 
   // --- delayed delivery ---------------------------------------------------------------------------------
@@ -536,7 +654,7 @@ export class Broker {
       return;
     }
     const partition = Number(target.slice(slash + 1));
-    await stream.appendBatch(Math.min(partition, stream.partitionCount - 1), encodeRecordBatch([record]));
+    await stream.appendBatch(Math.min(partition, stream.partitionCount - 1), encodeRecordBatch([record]), { live: false });
   }
 
   // --- retention ----------------------------------------------------------------------------------------

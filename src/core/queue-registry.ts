@@ -23,9 +23,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { BrokerError, isBrokerError } from './broker-error.js';
 import type { Broker } from './broker.js';
 import type { Cursor } from './cursor/cursor.js';
+import type { DeadLetterDecision } from './cursor/cursor-state.js';
 import type { Principal } from './principal.js';
 import type { Stream, PublishAck } from './stream.js';
-import type { RecordHeader } from '../storage/record-batch.js';
+import type { Record, RecordHeader } from '../storage/record-batch.js';
 
 /** Record headers a queue message carries (beyond the publisher's own headers). */
 export const QUEUE_HEADERS = {
@@ -39,6 +40,57 @@ export const QUEUE_HEADERS = {
   messageId: 'message-id',
   replyTo: 'reply-to',
 } as const;
+
+/** Header holding a queued record's absolute expiry (ms since the epoch, decimal), set from TTLs at publish. */
+export const EXPIRES_AT_HEADER = 'tributary-expires-at';
+
+/** Why a queue dead-letters a message, in RabbitMQ's words (x-death `reason`). */
+export type QueueDeadLetterReason = 'rejected' | 'expired' | 'maxlen' | 'delivery_limit';
+
+/** What is dead-lettered: a stored record, or (reject-publish-dlx) a message that was never stored. */
+export type DeadLetterMessage = Pick<Record, 'value' | 'headers' | 'timestamp'>;
+
+/**
+ * Republishes a dead-lettered message (the protocol layer's job: AMQP routes it through the queue's
+ * x-dead-letter-exchange with x-death). Resolves once the republish is durable; the source then acks it.
+ */
+export type QueueDeadLetterHandler = (queue: Queue, message: DeadLetterMessage, reason: QueueDeadLetterReason) => Promise<void>;
+
+/** x-overflow behaviours (RabbitMQ). */
+export type OverflowMode = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
+
+/** The queue arguments this registry acts on, parsed and validated from the declare's arguments table. */
+export interface QueueArguments {
+  messageTtlMs?: number;
+  maxLength?: number;
+  overflow: OverflowMode;
+  deadLetterExchange?: string;
+  deadLetterRoutingKey?: string;
+  /** Highest priority (x-max-priority); the stream has maxPriority + 1 partitions, one per level. */
+  maxPriority?: number;
+  singleActiveConsumer: boolean;
+  /** x-expires: the queue is deleted after this long unused (no consumers, no declare, no basic.get). */
+  expiresMs?: number;
+  /** x-delivery-limit: redeliveries allowed before the message is dead-lettered ('delivery_limit'). */
+  deliveryLimit?: number;
+  queueType: 'classic' | 'quorum';
+}
+
+/** Arguments compared on redeclare (RabbitMQ's equivalence check). */
+const EQUIVALENCE_ARGS = [
+  'x-message-ttl',
+  'x-max-length',
+  'x-overflow',
+  'x-dead-letter-exchange',
+  'x-dead-letter-routing-key',
+  'x-max-priority',
+  'x-single-active-consumer',
+  'x-delivery-limit',
+  'x-expires',
+] as const;
+
+/** Until a sweep finds nothing left, an idle queue with expiring messages is swept this often. */
+const SWEEP_INTERVAL_MS = 1000;
 
 /** Longest queue name, in UTF-8 bytes (AMQP shortstr). */
 export const MAX_QUEUE_NAME_BYTES = 255;
@@ -102,6 +154,18 @@ export class Queue {
   exclusiveConsumer = false;
   /** Set once the queue had a consumer: an auto-delete queue goes when the last one leaves. */
   hadConsumer = false;
+  /** Parsed x-arguments. */
+  readonly args: QueueArguments;
+  /** Appends started and not yet resolved (counted against x-max-length). */
+  pendingAppends = 0;
+  /** A drop-head trim is running. */
+  trimming = false;
+  /** TTL sweep timer and when it fires (ms). */
+  sweepTimer: NodeJS.Timeout | null = null;
+  sweepAtMs = Infinity;
+  /** x-expires: last use (ms) and the timer that checks it. */
+  lastUsedMs = Date.now();
+  expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly definition: QueueDefinition,
@@ -110,6 +174,12 @@ export class Queue {
     owner: string | null,
   ) {
     this.owner = owner;
+    this.args = parseQueueArguments(definition.arguments);
+  }
+
+  /** Priority levels (partitions of the stream); 1 without x-max-priority. */
+  get levels(): number {
+    return (this.args.maxPriority ?? 0) + 1;
   }
 
   get name(): string {
@@ -118,7 +188,9 @@ export class Queue {
 
   /** Ready messages: neither in flight nor settled. */
   get messageCount(): number {
-    return Math.max(0, this.cursor.backlog(0) - this.inFlight());
+    let backlog = 0;
+    for (let l = 0; l < this.levels; l++) backlog += this.cursor.backlog(l);
+    return Math.max(0, backlog - this.inFlight());
   }
 
   get consumerCount(): number {
@@ -139,15 +211,20 @@ export function streamNameForQueue(name: string): string {
 export class QueueRegistry {
   private readonly queues = new Map<string, Queue>();
   private readonly pending = new Map<string, Promise<unknown>>();
+  /** Set by the protocol that owns dead-letter exchanges (AMQP); without it dead-lettering waits (see hooks). */
+  deadLetterHandler: QueueDeadLetterHandler | null = null;
 
-  private constructor(private readonly broker: Broker) {}
+  private constructor(
+    private readonly broker: Broker,
+    private readonly principal: Principal,
+  ) {}
 
   /**
    * Loads the persisted queues: durable ones are reattached to their stream and cursor (which the Broker
    * reopened); transient ones are deleted, with their stream, cursor and bindings.
    */
   static async open(broker: Broker, principal: Principal): Promise<QueueRegistry> {
-    const registry = new QueueRegistry(broker);
+    const registry = new QueueRegistry(broker, principal);
     for (const { value: def } of broker.metadata.list('queue')) {
       const stream = broker.stream(def.stream);
       const cursor = broker.cursor(def.stream, CURSOR_NAME);
@@ -155,7 +232,11 @@ export class QueueRegistry {
         await registry.destroy(principal, def).catch(() => undefined);
         continue;
       }
-      registry.queues.set(def.name, new Queue(def, stream, cursor, null));
+      const queue = new Queue(def, stream, cursor, null);
+      registry.queues.set(def.name, queue);
+      registry.installHooks(queue);
+      registry.armSweep(queue, Date.now());
+      registry.touch(queue);
     }
     return registry;
   }
@@ -203,6 +284,7 @@ export class QueueRegistry {
     if (existing !== undefined) {
       this.checkOwner(existing, options.owner);
       assertEquivalent(existing.definition, options);
+      this.touch(existing);
       return { queue: existing, created: false };
     }
     const work = this.create(principal, name, options);
@@ -216,7 +298,12 @@ export class QueueRegistry {
 
   private async create(principal: Principal, name: string, options: DeclareQueueOptions): Promise<Queue> {
     const exclusive = options.exclusive === true;
+    const args = parseQueueArguments(options.arguments ?? {});
+    if (args.queueType === 'quorum' && (options.durable !== true || exclusive || options.autoDelete === true)) {
+      throw new BrokerError('TRIB_QUEUE_INEQUIVALENT', `invalid property for quorum queue '${name}': it must be durable, not exclusive and not auto-delete`);
+    }
     const durable = options.durable === true && !exclusive;
+    const levels = (args.maxPriority ?? 0) + 1;
     const def: QueueDefinition = {
       name,
       stream: streamNameForQueue(name),
@@ -233,13 +320,27 @@ export class QueueRegistry {
         retention: 'workqueue',
         storage: durable ? 'file' : 'memory',
         subjects: [],
+        partitions: levels,
         ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes + RECORD_OVERHEAD_BYTES }),
       }))!;
     }
-    const cursor = await this.broker.createCursor(principal, { stream: def.stream, name: CURSOR_NAME, mode: 'shared' });
+    // Levels highest first: the cursor serves partition `maxPriority` before the lower ones.
+    const partitions = Array.from({ length: levels }, (_, i) => levels - 1 - i);
+    const hooked: { queue: Queue | null } = { queue: null };
+    this.broker.setCursorHooks(`${def.stream}/${CURSOR_NAME}`, this.hooksFor(() => hooked.queue));
+    const cursor = await this.broker.createCursor(principal, {
+      stream: def.stream,
+      name: CURSOR_NAME,
+      mode: args.singleActiveConsumer ? 'failover' : 'shared',
+      ...(levels > 1 ? { partitions } : {}),
+      // RabbitMQ counts redeliveries: limit N allows N + 1 deliveries.
+      ...(args.deliveryLimit !== undefined ? { maxDeliveries: args.deliveryLimit + 1 } : {}),
+    });
     await this.broker.metadata.put('queue', name, def);
     const queue = new Queue(def, stream, cursor, exclusive ? options.owner : null);
+    hooked.queue = queue;
     this.queues.set(name, queue);
+    this.touch(queue);
     return queue;
   }
 
@@ -255,6 +356,8 @@ export class QueueRegistry {
     const count = q.messageCount;
     if (options.ifEmpty === true && count > 0) throw new BrokerError('TRIB_QUEUE_NOT_EMPTY', `queue '${name}' not empty`);
     this.queues.delete(name);
+    if (q.sweepTimer !== null) clearTimeout(q.sweepTimer);
+    if (q.expiryTimer !== null) clearTimeout(q.expiryTimer);
     await this.destroy(principal, q.definition);
     return count;
   }
@@ -271,9 +374,117 @@ export class QueueRegistry {
     return count;
   }
 
-  /** Appends a message to the queue's stream; resolves when it is durable per the stream's policy. */
-  publish(queue: Queue, value: Buffer, headers: RecordHeader[], timestamp = Date.now()): Promise<PublishAck> {
-    return queue.stream.publish({ subject: queue.stream.name, key: null, value, headers, timestamp }, 0);
+  /**
+   * Appends a message to the queue's stream; resolves when it is durable per the stream's policy, or with null
+   * when x-max-length with reject-publish(-dlx) refused it. `priority` picks the level (x-max-priority);
+   * `expirationMs` is the message's own TTL (AMQP expiration), combined with the queue's x-message-ttl.
+   */
+  async publish(queue: Queue, value: Buffer, headers: RecordHeader[], timestamp = Date.now(), options: { priority?: number; expirationMs?: number } = {}): Promise<PublishAck | null> {
+    const a = queue.args;
+    if (a.maxLength !== undefined && a.overflow !== 'drop-head' && queue.messageCount + queue.pendingAppends >= a.maxLength) {
+      if (a.overflow === 'reject-publish-dlx') await this.deadLetter(queue, { value, headers, timestamp }, 'maxlen');
+      return null;
+    }
+    let ttl = a.messageTtlMs;
+    if (options.expirationMs !== undefined) ttl = ttl === undefined ? options.expirationMs : Math.min(ttl, options.expirationMs);
+    let recordHeaders = headers;
+    if (ttl !== undefined) {
+      const expiresAt = timestamp + ttl;
+      recordHeaders = [...headers, { key: EXPIRES_AT_HEADER, value: Buffer.from(String(expiresAt)) }];
+      this.armSweep(queue, expiresAt);
+    }
+    const level = queue.levels === 1 ? 0 : Math.max(0, Math.min(options.priority ?? 0, queue.levels - 1));
+    queue.pendingAppends++;
+    try {
+      return await queue.stream.publish({ subject: queue.stream.name, key: null, value, headers: recordHeaders, timestamp }, level);
+    } finally {
+      queue.pendingAppends--;
+      if (a.maxLength !== undefined && a.overflow === 'drop-head') void this.trim(queue);
+    }
+  }
+
+  /** x-overflow drop-head: dead-letters (or drops) the oldest ready messages until the queue fits. */
+  private async trim(queue: Queue): Promise<void> {
+    if (queue.trimming) return;
+    queue.trimming = true;
+    try {
+      while (queue.messageCount > queue.args.maxLength! && this.queues.get(queue.name) === queue) {
+        const d = await queue.cursor.get();
+        if (d === null) break;
+        await this.deadLetter(queue, d.record, 'maxlen').catch(() => undefined);
+        void queue.cursor.ack(d);
+      }
+    } finally {
+      queue.trimming = false;
+    }
+  }
+
+  private deadLetter(queue: Queue, message: DeadLetterMessage, reason: QueueDeadLetterReason): Promise<void> {
+    if (queue.args.deadLetterExchange === undefined) return Promise.resolve();
+    if (this.deadLetterHandler === null) return Promise.reject(new BrokerError('TRIB_QUEUE_NOT_FOUND', 'no dead-letter handler installed'));
+    return this.deadLetterHandler(queue, message, reason);
+  }
+
+  /** The cursor hooks of a queue: TTL from EXPIRES_AT_HEADER, dead-lettering through the handler. */
+  private hooksFor(queue: () => Queue | null): { isExpired: (r: Record, nowMs: number) => boolean; deadLetter: (d: DeadLetterDecision) => Promise<void> } {
+    return {
+      isExpired: (record, nowMs) => {
+        for (const h of record.headers) {
+          if (h.key === EXPIRES_AT_HEADER && h.value !== null) return Number(h.value.toString('latin1')) <= nowMs;
+        }
+        return false;
+      },
+      deadLetter: (d) => {
+        const q = queue();
+        if (q === null) return Promise.reject(new BrokerError('TRIB_QUEUE_NOT_FOUND', 'queue not open yet'));
+        const reason: QueueDeadLetterReason = d.reason === 'maxDeliveries' ? 'delivery_limit' : d.reason;
+        return this.deadLetter(q, d.record, reason);
+      },
+    };
+  }
+
+  private installHooks(queue: Queue): void {
+    this.broker.setCursorHooks(`${queue.definition.stream}/${CURSOR_NAME}`, this.hooksFor(() => queue));
+  }
+
+  /**
+   * Records a use of the queue (declare, basic.get, a consumer leaving) for x-expires: an unused queue without
+   * consumers is deleted once x-expires has passed since its last use.
+   */
+  touch(queue: Queue): void {
+    const expiresMs = queue.args.expiresMs;
+    if (expiresMs === undefined) return;
+    queue.lastUsedMs = Date.now();
+    if (queue.expiryTimer !== null) clearTimeout(queue.expiryTimer);
+    const check = (): void => {
+      queue.expiryTimer = null;
+      if (this.queues.get(queue.name) !== queue) return;
+      const idleMs = Date.now() - queue.lastUsedMs;
+      if (queue.consumerCount === 0 && idleMs >= expiresMs) {
+        void this.delete(this.principal, queue.name).catch(() => undefined);
+        return;
+      }
+      const waitMs = queue.consumerCount > 0 ? expiresMs : expiresMs - idleMs;
+      queue.expiryTimer = setTimeout(check, waitMs);
+      queue.expiryTimer.unref();
+    };
+    queue.expiryTimer = setTimeout(check, expiresMs);
+    queue.expiryTimer.unref();
+  }
+
+  /** Makes sure the queue is swept for expired messages at `atMs` (and then every second while not empty). */
+  private armSweep(queue: Queue, atMs: number): void {
+    if (queue.sweepTimer !== null && queue.sweepAtMs <= atMs) return;
+    if (queue.sweepTimer !== null) clearTimeout(queue.sweepTimer);
+    queue.sweepAtMs = atMs;
+    queue.sweepTimer = setTimeout(() => {
+      queue.sweepTimer = null;
+      queue.sweepAtMs = Infinity;
+      if (this.queues.get(queue.name) !== queue) return;
+      queue.cursor.sweep();
+      if (queue.messageCount > 0) this.armSweep(queue, Date.now() + SWEEP_INTERVAL_MS);
+    }, Math.max(0, atMs - Date.now() + 1));
+    queue.sweepTimer.unref();
   }
 
   /** A connection closed: its exclusive queues are deleted. */
@@ -285,6 +496,7 @@ export class QueueRegistry {
 
   /** A consumer left: an auto-delete queue that had consumers and has none now is deleted. */
   async consumerLeft(principal: Principal, queue: Queue): Promise<void> {
+    this.touch(queue);
     if (queue.definition.autoDelete && queue.hadConsumer && queue.consumerCount === 0 && this.queues.get(queue.name) === queue) {
       await this.delete(principal, queue.name);
     }
@@ -297,6 +509,7 @@ export class QueueRegistry {
   }
 
   private async destroy(principal: Principal, def: QueueDefinition): Promise<void> {
+    this.broker.setCursorHooks(`${def.stream}/${CURSOR_NAME}`, undefined);
     await this.broker.removeQueueBindings(principal, def.name);
     if (this.broker.stream(def.stream) !== undefined) {
       try {
@@ -319,6 +532,65 @@ function assertEquivalent(existing: QueueDefinition, requested: DeclareQueueOpti
   check('durable', requested.durable === true, existing.durable);
   check('exclusive', requested.exclusive === true, existing.exclusive);
   check('auto_delete', requested.autoDelete === true, existing.autoDelete);
+  const want = requested.arguments ?? {};
+  for (const arg of EQUIVALENCE_ARGS) {
+    const a = existing.arguments[arg];
+    const b = want[arg];
+    if (JSON.stringify(a) !== JSON.stringify(b)) {
+      throw new BrokerError('TRIB_QUEUE_INEQUIVALENT', `inequivalent arg '${arg}' for queue '${existing.name}': received ${JSON.stringify(b) ?? 'none'} but current is ${JSON.stringify(a) ?? 'none'}`);
+    }
+  }
+  const typeOf = (args: { [key: string]: unknown }): unknown => args['x-queue-type'] ?? 'classic';
+  if (typeOf(existing.arguments) !== typeOf(want)) {
+    throw new BrokerError('TRIB_QUEUE_INEQUIVALENT', `inequivalent arg 'x-queue-type' for queue '${existing.name}'`);
+  }
+}
+
+/**
+ * Parses and validates the x-arguments a queue acts on (RabbitMQ's names and rules; a bad value is 406).
+ * Unknown arguments are kept in the definition and ignored, as RabbitMQ does.
+ */
+export function parseQueueArguments(raw: { [key: string]: unknown }): QueueArguments {
+  const bad = (arg: string, why: string): never => {
+    throw new BrokerError('TRIB_QUEUE_INEQUIVALENT', `invalid arg '${arg}': ${why}`);
+  };
+  const nonNegInt = (arg: string): number | undefined => {
+    const v = raw[arg];
+    if (v === undefined || v === null) return undefined;
+    const n = typeof v === 'bigint' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) return bad(arg, `expected a non-negative integer, got ${String(v)}`);
+    return n;
+  };
+  const str = (arg: string): string | undefined => {
+    const v = raw[arg];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') return bad(arg, 'expected a string');
+    return v;
+  };
+  const overflow = str('x-overflow') ?? 'drop-head';
+  if (overflow !== 'drop-head' && overflow !== 'reject-publish' && overflow !== 'reject-publish-dlx') bad('x-overflow', `unknown value '${overflow}'`);
+  const queueType = str('x-queue-type') ?? 'classic';
+  if (queueType === 'stream') bad('x-queue-type', 'stream queues are not supported yet');
+  if (queueType !== 'classic' && queueType !== 'quorum') bad('x-queue-type', `unknown queue type '${queueType}'`);
+  if (raw['x-max-length-bytes'] !== undefined) bad('x-max-length-bytes', 'not supported yet');
+  const maxPriority = nonNegInt('x-max-priority');
+  if (maxPriority !== undefined && (maxPriority < 1 || maxPriority > 255)) bad('x-max-priority', 'must be between 1 and 255');
+  const expiresMs = nonNegInt('x-expires');
+  if (expiresMs === 0) bad('x-expires', 'must be positive');
+  const sac = raw['x-single-active-consumer'];
+  if (sac !== undefined && typeof sac !== 'boolean') bad('x-single-active-consumer', 'expected a boolean');
+  return {
+    messageTtlMs: nonNegInt('x-message-ttl'),
+    maxLength: nonNegInt('x-max-length'),
+    overflow: overflow as OverflowMode,
+    deadLetterExchange: str('x-dead-letter-exchange'),
+    deadLetterRoutingKey: str('x-dead-letter-routing-key'),
+    maxPriority,
+    singleActiveConsumer: sac === true,
+    deliveryLimit: nonNegInt('x-delivery-limit'),
+    expiresMs,
+    queueType: queueType as 'classic' | 'quorum',
+  };
 }
 
 const registries = new WeakMap<Broker, Promise<QueueRegistry>>();

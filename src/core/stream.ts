@@ -6,6 +6,9 @@
  * Write paths:
  * - `appendBatch(partition, batch)`: the Kafka path. The producer's record batch is appended as received
  *   (bytes pass through; the log patches the base offset and validates length, magic and CRC-32C once).
+ *   Once appended it emits `'produced' (partition, batches: Buffer[])`, which the Broker turns into live Router
+ *   deliveries (DESIGN.md "Interop naming"); core-internal appends (dead letters, delayed releases) pass
+ *   `{ live: false }`.
  * - `publish(message)`: every other protocol. The partition is chosen like Kafka's default partitioner
  *   (keyed: toPositive(murmur2(key)) % partitions, so a key lands where a Kafka client would put it; unkeyed:
  *   sticky — every unkeyed message of one event-loop turn goes to one partition, the next turn to the next,
@@ -590,8 +593,9 @@ export class Stream extends EventEmitter {
    * bad one appends none of them. With LogAppendTime the batch's timestamp type and maxTimestamp are set to
    * the broker's time (CRC validated, then recomputed), as Kafka does.
    * Throws TRIB_PARTITION_NOT_FOUND, TRIB_CORRUPT_RECORD, TRIB_MESSAGE_TOO_LARGE, TRIB_LOG_CLOSED.
+   * Emits `'produced' (partition, batches)` after the append unless `options.live` is false.
    */
-  async appendBatch(partition: number, records: Buffer): Promise<AppendResult> {
+  async appendBatch(partition: number, records: Buffer, options: { live?: boolean } = {}): Promise<AppendResult> {
     this.assertOpen();
     const log = this.logFor(partition);
     const corrupt = (reason: string, cause?: unknown): BrokerError =>
@@ -636,6 +640,7 @@ export class Stream extends EventEmitter {
       throw toBrokerError(err);
     }
     this.markTrim(partition);
+    if (options.live !== false && this.listenerCount('produced') > 0) this.emit('produced', partition, batches);
     const last = results[results.length - 1];
     return { baseOffset: results[0].baseOffset, lastOffset: last.lastOffset, logAppendTime: last.logAppendTime };
   }
@@ -865,6 +870,23 @@ export class Stream extends EventEmitter {
   offsets(partition: number): PartitionOffsets {
     const log = this.logFor(partition);
     return { startOffset: log.startOffset, endOffset: log.endOffset, highWatermark: log.highWatermark };
+  }
+
+  /**
+   * Kafka DeleteRecords: makes records before `beforeOffset` unreadable (-1 = the high watermark); durable before
+   * it resolves with the new start offset. Throws TRIB_OFFSET_OUT_OF_RANGE beyond the high watermark.
+   */
+  async deleteRecords(partition: number, beforeOffset: number): Promise<number> {
+    const log = this.logFor(partition);
+    const target = beforeOffset === -1 ? log.highWatermark : beforeOffset;
+    if (target < 0 || target > log.highWatermark) {
+      throw new BrokerError('TRIB_OFFSET_OUT_OF_RANGE', `stream '${this.name}' partition ${partition}: offset ${beforeOffset} is beyond the high watermark ${log.highWatermark}`);
+    }
+    try {
+      return await log.deleteRecords(target);
+    } catch (err) {
+      throw toBrokerError(err);
+    }
   }
 
   async offsetForTimestamp(partition: number, timestamp: number): Promise<{ offset: number; timestamp: number } | null> {

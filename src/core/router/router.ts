@@ -271,7 +271,26 @@ export class Router {
     }
     for (let i = 0; i < targets.length; i++) this.capture(targets[i], message, captureResults);
     if (subs.length === 0) return 0;
+    return this.fanOut(subs, message);
+  }
 
+  /**
+   * Live subscriptions only, no captures: for a message that is already stored (a Kafka produce appended to
+   * the topic's stream), so capturing it again would store it twice. Same delivery rules as publish().
+   * Returns the number of live deliveries; throws TRIB_SUBJECT_INVALID for an invalid subject.
+   */
+  deliverLive(message: Message): number {
+    const subs = this.subs.match(message.subject);
+    this.published++;
+    if (subs.length === 0) {
+      this.unrouted++;
+      return 0;
+    }
+    return this.fanOut(subs, message);
+  }
+
+  /** Delivers to the matching subscriptions `subs`: each ungrouped one, then one member per queue group. */
+  private fanOut(subs: readonly RouterSubscription[], message: Message): number {
     const origin = message.origin;
     let deliveries = 0;
     let grouped = false;

@@ -224,13 +224,24 @@ export class AmqpChannel {
 
       case 'ExchangeDeclare': {
         const a = m.args;
-        if (!a.passive && !EXCHANGE_TYPES.includes(a.type as ExchangeType)) {
+        let type = a.type;
+        const exArgs = fieldTableToObject(a.arguments);
+        if (type === DELAYED_EXCHANGE_TYPE && !a.passive) {
+          // RabbitMQ's delayed-message plugin: routes as its x-delayed-type; a publish with x-delay > 0 is held.
+          const inner = exArgs['x-delayed-type'];
+          if (typeof inner !== 'string' || !EXCHANGE_TYPES.includes(inner as ExchangeType)) {
+            throw new AmqpError('PRECONDITION_FAILED', "Invalid argument, 'x-delayed-type' must be an existing exchange type");
+          }
+          type = inner;
+          exArgs[DELAYED_MARKER_ARG] = true;
+        }
+        if (!a.passive && !EXCHANGE_TYPES.includes(type as ExchangeType)) {
           throw new AmqpError('COMMAND_INVALID', `invalid exchange type '${a.type}'`);
         }
         if (a.exchange === '') throw new AmqpError('ACCESS_REFUSED', 'operation not permitted on the default exchange');
         await broker.declareExchange(
           principal,
-          { name: a.exchange, type: a.type as ExchangeType, durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: fieldTableToObject(a.arguments) },
+          { name: a.exchange, type: type as ExchangeType, durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: exArgs },
           { passive: a.passive },
         );
         if (!a.nowait) conn.sendMethod(this.id, 'ExchangeDeclareOk', {});
@@ -410,7 +421,12 @@ export class AmqpChannel {
     }
     const headers = recordHeaders(c.header!, props, a.exchange, a.routingKey);
     const timestamp = Date.now();
-    const appends: Promise<unknown>[] = targets.map((q) => queues.publish(q, body, headers, timestamp));
+    const options = props.expiration === undefined && props.priority === undefined ? NO_PUBLISH_OPTIONS : { priority: props.priority, expirationMs: expirationOf(props.expiration) };
+    const delayMs = this.delayOf(a.exchange, headersObj);
+    // A queue that refuses the message (x-overflow reject-publish) resolves to null: the confirm is a nack.
+    const appends: Promise<unknown>[] = delayMs > 0
+      ? targets.map((q) => this.scheduleDelayed(q, body, headers, timestamp, delayMs, props.priority))
+      : targets.map((q) => queues.publish(q, body, headers, timestamp, options).then(isStored));
     if (subject !== null) {
       // Without the raw properties (binary; other protocols' header encodings cannot carry it): an AMQP consumer
       // of the subject gets properties rebuilt from the mapped headers.
@@ -434,14 +450,31 @@ export class AmqpChannel {
       })
       .catch(() => undefined);
     all.then(
-      () => {
-        if (seq > 0) this.confirmed(seq, true);
+      (result) => {
+        if (seq > 0) this.confirmed(seq, result !== false && !(Array.isArray(result) && result.includes(false)));
       },
       (err: unknown) => {
         this.conn.deps.logger.warn({ err, cid: this.conn.id, channel: this.id }, 'amqp publish append failed');
         if (seq > 0) this.confirmed(seq, false);
       },
     );
+  }
+
+  /** The x-delay of a publish to an x-delayed-message exchange (ms), else 0. */
+  private delayOf(exchange: string, headers: { [key: string]: unknown } | undefined): number {
+    if (headers === undefined || exchange === '') return 0;
+    const delay = headers['x-delay'];
+    if (typeof delay !== 'number' || !(delay > 0)) return 0;
+    return this.conn.broker.exchanges.get(exchange)?.arguments[DELAYED_MARKER_ARG] === true ? delay : 0;
+  }
+
+  /**
+   * Holds a delayed publish in the core's delay scheduler (durable: survives restart and kill -9) for the
+   * queue's stream; it is appended there when due. Resolves once the delayed record is durable.
+   */
+  private scheduleDelayed(q: Queue, body: Buffer, headers: RecordHeader[], timestamp: number, delayMs: number, priority: number | undefined): Promise<boolean> {
+    const level = q.levels === 1 ? 0 : Math.max(0, Math.min(priority ?? 0, q.levels - 1));
+    return this.conn.broker.scheduleDelayed(this.conn.principal, q.stream.name, level, { key: null, value: body, headers, timestamp }, timestamp + delayMs).then(() => true);
   }
 
   /** Records the outcome of publish `seq` and sends acks/nacks for the contiguous run now settled. */
@@ -576,6 +609,7 @@ export class AmqpChannel {
 
   private async get(queueName: string, noAck: boolean): Promise<void> {
     const q = this.conn.queues.require(this.queueName(queueName), this.conn.owner);
+    this.conn.queues.touch(q);
     const d = await q.cursor.get({ autoAck: noAck });
     if (d === null) {
       this.conn.sendMethod(this.id, 'BasicGetEmpty', {});
@@ -701,7 +735,20 @@ function methodIds(name: string): [number, number] {
 const METHOD_IDS = new Map<string, [number, number]>(Object.values(METHODS).map((m) => [m.name, [m.classId, m.methodId]]));
 
 /** The record headers of a published message: the raw properties plus the mapped ones (docs/interop.md). */
-function recordHeaders(rawHeader: Buffer, props: BasicProperties, exchange: string, routingKey: string): RecordHeader[] {
+const NO_PUBLISH_OPTIONS = {};
+/** The exchange type of RabbitMQ's delayed-message plugin, and the argument marking such an exchange here. */
+const DELAYED_EXCHANGE_TYPE = 'x-delayed-message';
+const DELAYED_MARKER_ARG = 'x-tributary-delayed-message';
+const isStored = (ack: unknown): boolean => ack !== null;
+
+/** The expiration property as milliseconds (RabbitMQ: a non-negative integer in a string; else 406). */
+function expirationOf(expiration: string | undefined): number | undefined {
+  if (expiration === undefined) return undefined;
+  if (!/^[0-9]{1,15}$/.test(expiration)) throw new AmqpError('PRECONDITION_FAILED', `invalid expiration '${expiration}'`, 60, 40);
+  return Number(expiration);
+}
+
+export function recordHeaders(rawHeader: Buffer, props: BasicProperties, exchange: string, routingKey: string): RecordHeader[] {
   const out: RecordHeader[] = [
     { key: QUEUE_HEADERS.amqpProperties, value: rawHeader },
     { key: QUEUE_HEADERS.exchange, value: Buffer.from(exchange, 'utf8') },
@@ -729,7 +776,7 @@ function recordHeaders(rawHeader: Buffer, props: BasicProperties, exchange: stri
 const MAPPED = new Set<string>(Object.values(QUEUE_HEADERS));
 
 /** Properties for a record that did not come from AMQP (another protocol's publish). */
-function propertiesFromRecord(headers: RecordHeader[]): BasicProperties {
+export function propertiesFromRecord(headers: RecordHeader[]): BasicProperties {
   const props: BasicProperties = {};
   const table: FieldTable = new Map();
   for (const h of headers) {

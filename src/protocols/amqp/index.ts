@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { Broker } from '../../core/broker.js';
 import { ANONYMOUS } from '../../core/principal.js';
 import { queueRegistryOf, type QueueRegistry } from '../../core/queue-registry.js';
+import { amqpDeadLetterHandler } from './dead-letter.js';
 import { AmqpConnection, DEFAULT_AMQP_OPTIONS, type AmqpLogger, type AmqpOptions } from './connection.js';
 import type { AmqpChannel } from './channel.js';
 
@@ -43,7 +44,12 @@ export function createAmqpListener(deps: AmqpListenerDeps): AmqpListener {
   const logger = deps.logger;
   const events = new EventEmitter();
   const open = new Set<AmqpConnection>();
-  const registry = (): Promise<QueueRegistry> => queueRegistryOf(deps.broker, ANONYMOUS);
+  const registry = (): Promise<QueueRegistry> =>
+    queueRegistryOf(deps.broker, ANONYMOUS).then((r) => {
+      // Dead-letter exchanges are AMQP's: republishing with x-death needs the AMQP properties.
+      r.deadLetterHandler ??= amqpDeadLetterHandler(deps.broker, r, logger);
+      return r;
+    });
   const directReplies = new Map<string, AmqpChannel>();
   let server: Server | null = null;
   let nextId = 1;

@@ -427,7 +427,7 @@ export class NatsSession implements Dispatcher {
     }
     // No one to answer a request: tell the requester at once (client.go sendNoRespondersErr-like; captures count
     // as interest, since a stream stores the request).
-    if (reply !== undefined && this.noResponders && !broker.router.hasInterest(subject)) {
+    if (reply !== undefined && this.noResponders && !broker.hasInterest(subject)) {
       this.noRespondersTo(reply);
       this.ok();
       return;
