@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   TRIB_OFFSET_OUT_OF_RANGE: { description: 'The offset is before the log start or beyond the high watermark.', retriable: false },
   TRIB_MESSAGE_TOO_LARGE: { description: 'The message or batch is larger than the stream allows.', retriable: false },
   TRIB_CORRUPT_RECORD: { description: 'A record batch failed its length, magic or CRC-32C check.', retriable: false },
+  TRIB_INVALID_PRODUCER_EPOCH: { description: 'An idempotent producer wrote with an epoch older than the newest one seen for its id (it was fenced).', retriable: false },
+  TRIB_OUT_OF_ORDER_SEQUENCE: { description: 'An idempotent producer batch does not continue the sequence of the last batch accepted from it.', retriable: false },
   TRIB_LOG_CLOSED: { description: 'The log was closed (broker shutting down or stream deleted).', retriable: true },
   TRIB_STORAGE_IO: { description: 'A read, write or fsync on the data directory failed.', retriable: true },
   TRIB_DATA_DIR_INCOMPATIBLE: { description: 'The data directory was written by an incompatible format version or cannot be read.', retriable: false },

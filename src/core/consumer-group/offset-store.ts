@@ -146,6 +146,16 @@ export class OffsetStore {
     return out;
   }
 
+  /** Deletes some committed offsets of a group (Kafka OffsetDelete): tombstones first, then memory. */
+  async deleteOffsets(groupId: string, entries: ReadonlyArray<{ topic: string; partition: number }>): Promise<void> {
+    const topics = this.groups.get(groupId);
+    if (topics === undefined) return;
+    const present = entries.filter((e) => topics.get(e.topic)?.has(e.partition) === true);
+    if (present.length === 0) return;
+    await this.stream.appendBatch(0, encodeRecordBatch(present.map((e) => ({ key: keyOf(groupId, e.topic, e.partition), value: null, headers: [] }))));
+    for (const e of present) topics.get(e.topic)?.delete(e.partition);
+  }
+
   /** Deletes every offset of a group (tombstones first, then memory). */
   async deleteGroup(groupId: string): Promise<void> {
     const topics = this.groups.get(groupId);

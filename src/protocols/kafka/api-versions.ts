@@ -36,6 +36,13 @@ export const ADVERTISED_APIS: readonly AdvertisedApi[] = [
   { apiKey: ApiKey.SaslAuthenticate, minVersion: 0, maxVersion: 2 },
   { apiKey: ApiKey.CreatePartitions, minVersion: 0, maxVersion: 3 },
   { apiKey: ApiKey.DeleteGroups, minVersion: 0, maxVersion: 2 },
+  { apiKey: ApiKey.DeleteRecords, minVersion: 0, maxVersion: 2 },
+  { apiKey: ApiKey.InitProducerId, minVersion: 0, maxVersion: 4 },
+  { apiKey: ApiKey.OffsetForLeaderEpoch, minVersion: 0, maxVersion: 4 },
+  { apiKey: ApiKey.AlterConfigs, minVersion: 0, maxVersion: 2 },
+  { apiKey: ApiKey.IncrementalAlterConfigs, minVersion: 0, maxVersion: 1 },
+  { apiKey: ApiKey.OffsetDelete, minVersion: 0, maxVersion: 0 },
+  { apiKey: ApiKey.DescribeCluster, minVersion: 0, maxVersion: 1 },
 ];
 
 const BY_KEY = new Map(ADVERTISED_APIS.map((a) => [a.apiKey, a]));

@@ -5,6 +5,7 @@
 import type { Broker } from '../../core/broker.js';
 import type { GroupCoordinator } from '../../core/consumer-group/index.js';
 import type { Principal } from '../../core/principal.js';
+import type { ProducerStateManager } from '../../core/idempotence/producer-state.js';
 
 /** The logging calls the Kafka layer makes; a pino logger satisfies it. */
 export interface KafkaLogger {
@@ -28,6 +29,8 @@ export interface KafkaContext {
   readonly autoCreateTopics: boolean;
   /** Partitions of an auto-created topic (Kafka's num.partitions). */
   readonly defaultPartitions: number;
+  /** Idempotent producers: id allocation and per-partition sequence state. */
+  readonly producers: ProducerStateManager;
 }
 
 export interface SessionState {

@@ -16,6 +16,8 @@ const BROKER_TO_KAFKA: { readonly [K in BrokerErrorCode]?: number } = {
   TRIB_OFFSET_OUT_OF_RANGE: ErrorCode.OFFSET_OUT_OF_RANGE,
   TRIB_MESSAGE_TOO_LARGE: ErrorCode.MESSAGE_TOO_LARGE,
   TRIB_CORRUPT_RECORD: ErrorCode.CORRUPT_MESSAGE,
+  TRIB_INVALID_PRODUCER_EPOCH: ErrorCode.INVALID_PRODUCER_EPOCH,
+  TRIB_OUT_OF_ORDER_SEQUENCE: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
   // A closed log means the topic was deleted or the broker is stopping: retriable, and the client's metadata
   // refresh then tells it which.
   TRIB_LOG_CLOSED: ErrorCode.NOT_LEADER_OR_FOLLOWER,

@@ -10,6 +10,8 @@ import { GroupCoordinator, type ConsumerGroupOptions } from '../../core/consumer
 import { DEFAULT_MAX_FRAME_BYTES } from './codec/index.js';
 import type { KafkaContext, KafkaLogger } from './context.js';
 import { KafkaSession } from './session.js';
+import { registerKafkaCompressionCodecs } from './compression.js';
+import { ProducerStateManager } from '../../core/idempotence/producer-state.js';
 
 export interface KafkaListenerConfig {
   advertisedHost: string;
@@ -44,6 +46,8 @@ export class KafkaListener {
   async listen(host: string, port: number): Promise<Array<{ address: string; port: number }>> {
     if (this.server !== null) throw new Error('kafka listener already listening');
     const { broker, logger, config } = this.deps;
+    // Other protocols and compaction read Kafka-produced batches, which may be compressed.
+    registerKafkaCompressionCodecs();
     const coordinator = await GroupCoordinator.open(broker, config.kafkaGroups ?? {});
     this.coordinator = coordinator;
     const clusterId = await this.clusterId();
@@ -74,6 +78,7 @@ export class KafkaListener {
       clusterId,
       autoCreateTopics: config.kafkaAutoCreate ?? true,
       defaultPartitions: config.kafkaDefaultPartitions ?? 1,
+      producers: new ProducerStateManager(broker.metadata),
     };
     const maxFrameBytes = config.kafkaMaxRequestBytes ?? DEFAULT_MAX_FRAME_BYTES;
     server.on('connection', (socket) => {

@@ -48,6 +48,12 @@ import { handleListGroups } from './handlers/list-groups.js';
 import { handleDescribeGroups } from './handlers/describe-groups.js';
 import { handleDeleteGroups } from './handlers/delete-groups.js';
 import { authenticatePlain, handleSaslHandshake } from './handlers/sasl.js';
+import { handleInitProducerId } from './handlers/init-producer-id.js';
+import { handleDeleteRecords } from './handlers/delete-records.js';
+import { handleAlterConfigs, handleIncrementalAlterConfigs } from './handlers/alter-configs.js';
+import { handleDescribeCluster } from './handlers/describe-cluster.js';
+import { handleOffsetForLeaderEpoch } from './handlers/offset-for-leader-epoch.js';
+import { handleOffsetDelete } from './handlers/offset-delete.js';
 import { ErrorCode } from './codec/index.js';
 
 /** encodeResponse with the body reduced to the fields its version has (codec/version-fit.ts). */
@@ -232,6 +238,20 @@ export class KafkaSession {
       }
       case ApiKey.SaslAuthenticate:
         return encodeResponse(req.apiKey, v, cid, await authenticatePlain(ctx, state, req.body.authBytes));
+      case ApiKey.InitProducerId:
+        return encodeResponse(req.apiKey, v, cid, await handleInitProducerId(ctx, req.body));
+      case ApiKey.DeleteRecords:
+        return encodeResponse(req.apiKey, v, cid, await handleDeleteRecords(ctx, state, req.body));
+      case ApiKey.AlterConfigs:
+        return encodeResponse(req.apiKey, v, cid, await handleAlterConfigs(ctx, state, req.body));
+      case ApiKey.IncrementalAlterConfigs:
+        return encodeResponse(req.apiKey, v, cid, await handleIncrementalAlterConfigs(ctx, state, req.body));
+      case ApiKey.DescribeCluster:
+        return encodeResponse(req.apiKey, v, cid, handleDescribeCluster(ctx, req.body));
+      case ApiKey.OffsetForLeaderEpoch:
+        return encodeResponse(req.apiKey, v, cid, handleOffsetForLeaderEpoch(ctx, state, req.body));
+      case ApiKey.OffsetDelete:
+        return encodeResponse(req.apiKey, v, cid, await handleOffsetDelete(ctx, state, req.body));
       default:
         // isAdvertised() let it through, so a handler is missing: a bug, reported like any handler failure.
         throw new Error(`no handler for api key ${req.apiKey}`);

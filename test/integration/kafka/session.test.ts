@@ -50,8 +50,9 @@ test('a malformed or oversized frame closes only that connection, with a log lin
 
 test('an API the broker does not advertise closes the connection; ApiVersions of an unknown version gets the v0 fallback', async (t) => {
   const f = await startKafka(t);
-  const initProducerId = encodeRequest(ApiKey.InitProducerId, 1, 7, 'raw', { transactionalId: null, transactionTimeoutMs: 1000 });
-  const { closed } = await exchange(f.port, initProducerId);
+  // DescribeLogDirs is not implemented (so not advertised).
+  const describeLogDirs = encodeRequest(ApiKey.DescribeLogDirs, 0, 7, 'raw', { topics: null });
+  const { closed } = await exchange(f.port, describeLogDirs);
   assert.equal(closed, true);
   // ApiVersions v9: v0-format body, error 35, the full table including ApiVersions itself.
   // Built as v3 (request header v2, as librdkafka sends it), then relabelled v9.

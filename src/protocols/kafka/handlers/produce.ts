@@ -3,6 +3,8 @@
  * compressed; the storage checks length, magic and CRC-32C) and acknowledged once the stream's fsync policy
  * is met. acks=0 gets no response at all (the session sends nothing when this returns null); acks must be
  * -1, 0 or 1 (INVALID_REQUIRED_ACKS). Partitions of one request are appended concurrently.
+ * Idempotent batches (producerId >= 0) go through the ProducerStateManager: a retried batch is answered with its
+ * original base offset and not appended again; INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER otherwise.
  */
 import type { ProduceRequest, ProduceResponse, Encodable } from '../codec/index.js';
 import { ErrorCode } from '../codec/index.js';
@@ -34,7 +36,7 @@ export async function handleProduce(ctx: KafkaContext, session: SessionState, re
       const partitionResponses = await Promise.all(
         topic.partitionData.map((p): Promise<PartitionResponse> | PartitionResponse => {
           if (stream === undefined) return failed(p.index, topicError, topicMessage);
-          return appendPartition(stream, p.index, p.records);
+          return appendPartition(ctx, stream, p.index, p.records);
         }),
       );
       return { name: topic.name, partitionResponses };
@@ -44,11 +46,16 @@ export async function handleProduce(ctx: KafkaContext, session: SessionState, re
   return { responses, throttleTimeMs: 0 };
 }
 
-async function appendPartition(stream: Stream, partition: number, records: Buffer | null): Promise<PartitionResponse> {
+async function appendPartition(ctx: KafkaContext, stream: Stream, partition: number, records: Buffer | null): Promise<PartitionResponse> {
   if (partition < 0 || partition >= stream.partitionCount) return failed(partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${stream.name}' has no partition ${partition}`);
   if (records === null || records.length === 0) return failed(partition, ErrorCode.CORRUPT_MESSAGE, 'no record batch');
   try {
-    const result = await stream.appendBatch(partition, records);
+    const outcome = await ctx.producers.append(stream, partition, records, () => stream.appendBatch(partition, records));
+    if (outcome.kind === 'duplicate') {
+      // A retry of a batch already appended: Kafka answers success with the offsets it was first given.
+      return { index: partition, errorCode: ErrorCode.NONE, baseOffset: outcome.baseOffset, logAppendTimeMs: -1, logStartOffset: stream.offsets(partition).startOffset, recordErrors: [], errorMessage: null };
+    }
+    const result = outcome.result;
     const logAppendTime = stream.configValue('message.timestamp.type') === 'LogAppendTime';
     return {
       index: partition,
