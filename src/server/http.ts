@@ -1,13 +1,25 @@
 /**
- * The server's own HTTP listener, as a ProtocolPlugin: health, readiness and Prometheus metrics. The HTTP
- * protocol API (produce/consume over HTTP) will be registered on the same instance as further fastify plugins.
+ * The server's own HTTP listener, as a ProtocolPlugin: health, readiness and Prometheus metrics, and, when the
+ * broker is the core Broker, the HTTP API (src/server/api/, documented at /openapi.json and docs/http-api.md).
  *
  * /healthz and /readyz answer 200 {"status":"ok"} only while the server is ready, and 503 with the state
  * ("starting", "stopping") otherwise, so a load balancer drains the broker as soon as shutdown begins.
  * Requests are not logged: probes arrive every few seconds and would drown the log.
  */
 import Fastify, { LogController, type FastifyReply } from 'fastify';
+import { readFileSync } from 'node:fs';
 import type { BoundAddress, ProtocolContext, ProtocolPlugin } from './protocol-plugin.js';
+import { Broker } from '../core/broker.js';
+import { API_BODY_LIMIT_BYTES, registerApi } from './api/api-routes.js';
+
+/** The package version, for /openapi.json (dist/src/server/http.js -> package.json). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
 
 export function createHttpPlugin(): ProtocolPlugin {
   let app: { close(): Promise<unknown> } | null = null;
@@ -20,6 +32,7 @@ export function createHttpPlugin(): ProtocolPlugin {
       const instance = Fastify({
         loggerInstance: ctx.logger.child({}, { level }),
         logController: new LogController({ disableRequestLogging: true }),
+        bodyLimit: API_BODY_LIMIT_BYTES,
       });
       app = instance;
 
@@ -36,6 +49,9 @@ export function createHttpPlugin(): ProtocolPlugin {
         reply.header('content-type', ctx.metrics.contentType);
         return ctx.metrics.render();
       });
+
+      // Health and metrics work without a core Broker (the server's own tests run them over a stub handle).
+      if (ctx.broker instanceof Broker) await instance.register(registerApi, { broker: ctx.broker, version: packageVersion() });
 
       const connections = ctx.metrics.connections.labels('http');
       instance.server.on('connection', (socket) => {
