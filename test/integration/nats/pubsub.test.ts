@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createInbox, headers, errors, type Msg } from '@nats-io/transport-node';
@@ -180,11 +181,10 @@ test('a stream capturing a subject persists NATS publishes with their subject an
   nc.publish('orders.new', enc('order-1'), { headers: h });
   nc.publish('orders.paid', enc('order-2'));
   await nc.flush();
-  let stored = await stream.readMessages(0, 0, 1 << 20);
-  for (let i = 0; stored.length < 2 && i < 100; i++) {
-    await new Promise((r) => setImmediate(r));
-    stored = await stream.readMessages(0, 0, 1 << 20);
-  }
+  // The appends resolve after their fsync: wait for the stream's append events, not a fixed number of turns.
+  const signal = AbortSignal.timeout(10_000);
+  while (stream!.offsets(0).highWatermark < 2) await once(stream!, 'append', { signal });
+  const stored = await stream!.readMessages(0, 0, 1 << 20);
   assert.equal(stored.length, 2);
   assert.equal(stored[0].message.subject, 'orders.new');
   assert.equal(stored[0].message.value?.toString(), 'order-1');
