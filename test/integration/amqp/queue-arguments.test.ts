@@ -124,7 +124,7 @@ test('a queue that dead-letters expired messages to itself drops them instead of
 
 /** Resolves once `cond` holds (checked each turn of the event loop); fails after the harness's wait. */
 async function waitFor(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 10_000;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setImmediate(resolve));
@@ -133,7 +133,7 @@ async function waitFor(cond: () => boolean, what: string): Promise<void> {
 
 /** basic.get until a message comes (dead-lettering is asynchronous); gives up after the harness's wait. */
 async function getOne(ch: Channel, queue: string): Promise<GetMessage> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     const m = await ch.get(queue);
     if (m !== false) return m;
@@ -184,7 +184,7 @@ test('an expired message at the head is not delivered to a consumer that attache
   await ch.assertQueue('q', { arguments: { 'x-message-ttl': 20 } });
   await publishConfirmed(ch, '', 'q', 'old');
   // Wait for the sweep to settle it: the count drops to 0 without any consumer.
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 10_000;
   while ((await ch.checkQueue('q')).messageCount > 0) assert.ok(Date.now() < deadline, 'the sweep settles the expired message');
   await publishConfirmed(ch, '', 'q', 'fresh', { expiration: '600000' });
   const first = await within(new Promise<ConsumeMessage>((resolve) => void ch.consume('q', (m) => m && resolve(m), { noAck: true })), 'a delivery');
