@@ -5,7 +5,8 @@
 //   storage/                   wire
 //   core/                      storage, wire
 //   protocols/<p>/codec/       its own codec/, wire, storage/record-batch  (codecs are pure bytes <-> types)
-//   protocols/<p>/             its own protocol folder, core, storage, wire — never server/, cli/ or another protocol
+//   protocols/<p>/             its own protocol folder, core, storage, wire, protocols/*.ts — never server/, cli/ or another protocol
+//   protocols/*.ts             shared edge pieces (tcp-listener): core, storage, wire
 //   cluster/                   core, storage, wire
 //   server/                    anything but cli/
 //   cli/                       anything
@@ -35,10 +36,12 @@ function classify(rel) {
   if (parts[0] === 'protocols' && parts.length >= 3) {
     return { layer: parts[2] === 'codec' && parts.length >= 4 ? 'codec' : 'protocol', protocol: parts[1] };
   }
+  // Files directly in protocols/ are the edge pieces every protocol shares (tcp-listener.ts).
+  if (parts[0] === 'protocols') return { layer: 'protocols-shared', protocol: null };
   return { layer: parts.length > 1 ? parts[0] : '(src root)', protocol: null };
 }
 
-const BASE = { wire: ['wire'], storage: ['storage', 'wire'], core: ['core', 'storage', 'wire'], cluster: ['cluster', 'core', 'storage', 'wire'] };
+const BASE = { 'protocols-shared': ['core', 'storage', 'wire'], wire: ['wire'], storage: ['storage', 'wire'], core: ['core', 'storage', 'wire'], cluster: ['cluster', 'core', 'storage', 'wire'] };
 
 /** Null when allowed, else the reason. */
 function check(from, to, toModule) {
@@ -51,9 +54,9 @@ function check(from, to, toModule) {
     return `protocols/${from.protocol}/codec/ may import only wire/, storage/record-batch and its own codec/`;
   }
   if (from.layer === 'protocol') {
-    if (['core', 'storage', 'wire'].includes(to.layer)) return null;
+    if (['core', 'storage', 'wire', 'protocols-shared'].includes(to.layer)) return null;
     if ((to.layer === 'protocol' || to.layer === 'codec') && to.protocol === from.protocol) return null;
-    return `protocols/${from.protocol}/ may import only core/, storage/, wire/ and its own protocol folder`;
+    return `protocols/${from.protocol}/ may import only core/, storage/, wire/, protocols/*.ts and its own protocol folder`;
   }
   const allowed = BASE[from.layer];
   if (allowed === undefined) return `${from.layer} is not a known layer: add it to scripts/check-layers.mjs`;

@@ -4,7 +4,8 @@
  * server/ (layer rule). See docs/amqp.md.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { TcpListener } from '../tcp-listener.js';
 import type { Duplex } from 'node:stream';
 import type { Broker } from '../../core/broker.js';
 import { ANONYMOUS } from '../../core/principal.js';
@@ -51,7 +52,6 @@ export function createAmqpListener(deps: AmqpListenerDeps): AmqpListener {
       return r;
     });
   const directReplies = new Map<string, AmqpChannel>();
-  let server: Server | null = null;
   let nextId = 1;
 
   const handle = async (stream: Duplex, peerAddress?: string, peerPort?: number): Promise<AmqpConnection> => {
@@ -83,6 +83,18 @@ export function createAmqpListener(deps: AmqpListenerDeps): AmqpListener {
     return conn;
   };
 
+  const tcp = new TcpListener('amqp', (socket: Socket) => {
+    // Hold input until the session is attached (the registry promise is already settled by then).
+    socket.pause();
+    handle(socket, socket.remoteAddress, socket.remotePort).then(
+      () => socket.resume(),
+      (err: unknown) => {
+        logger.error({ err, peer: socket.remoteAddress }, 'amqp connection setup failed');
+        socket.destroy();
+      },
+    );
+  }, logger);
+
   return {
     events,
     handle,
@@ -91,35 +103,12 @@ export function createAmqpListener(deps: AmqpListenerDeps): AmqpListener {
     async listen(host: string, port: number) {
       // Open the queue registry first: transient queues of a previous run are deleted before anyone connects.
       await registry();
-      return new Promise((resolve, reject) => {
-        const srv = createServer({ noDelay: true }, (socket: Socket) => {
-          // Hold input until the session is attached (the registry promise is already settled here).
-          socket.pause();
-          handle(socket, socket.remoteAddress, socket.remotePort).then(
-            () => socket.resume(),
-            (err: unknown) => {
-              logger.error({ err, peer: socket.remoteAddress }, 'amqp connection setup failed');
-              socket.destroy();
-            },
-          );
-        });
-        srv.once('error', reject);
-        srv.listen(port, host, () => {
-          srv.off('error', reject);
-          srv.on('error', (err) => logger.error({ err }, 'amqp listener error'));
-          server = srv;
-          const a = srv.address();
-          if (a === null || typeof a === 'string') resolve([{ address: host, port }]);
-          else resolve([{ address: a.address, port: a.port }]);
-        });
-      });
+      return [await tcp.listen(host, port)];
     },
     async close() {
-      const srv = server;
-      server = null;
-      const closed = srv === null ? Promise.resolve() : new Promise<void>((resolve) => srv.close(() => resolve()));
+      const stopped = tcp.stop();
       for (const c of [...open]) c.close('broker shutdown');
-      await closed;
+      await stopped;
     },
   };
 }

@@ -3,7 +3,7 @@
  * connection a KafkaSession, and advertises the port actually bound (port 0 → an ephemeral port) in Metadata
  * and FindCoordinator. close() stops accepting, closes every session and the coordinator.
  */
-import net from 'node:net';
+import { TcpListener } from '../tcp-listener.js';
 import { randomBytes } from 'node:crypto';
 import type { Broker } from '../../core/broker.js';
 import { GroupCoordinator, type ConsumerGroupOptions } from '../../core/consumer-group/index.js';
@@ -36,7 +36,7 @@ const CLUSTER_ID_KIND = 'kafka';
 const CLUSTER_ID_NAME = 'clusterId';
 
 export class KafkaListener {
-  private server: net.Server | null = null;
+  private tcp: TcpListener | null = null;
   private coordinator: GroupCoordinator | null = null;
   private readonly sessions = new Set<KafkaSession>();
   private nextSessionId = 1;
@@ -44,31 +44,32 @@ export class KafkaListener {
   constructor(private readonly deps: KafkaListenerDeps) {}
 
   async listen(host: string, port: number): Promise<Array<{ address: string; port: number }>> {
-    if (this.server !== null) throw new Error('kafka listener already listening');
+    if (this.tcp !== null) throw new Error('kafka listener already listening');
     const { broker, logger, config } = this.deps;
     // Other protocols and compaction read Kafka-produced batches, which may be compressed.
     registerKafkaCompressionCodecs();
     const coordinator = await GroupCoordinator.open(broker, config.kafkaGroups ?? {});
     this.coordinator = coordinator;
     const clusterId = await this.clusterId();
-    const server = net.createServer({ noDelay: true });
-    this.server = server;
+    // Sessions need the context, which needs the bound port; connections are only accepted after listen()
+    // resolves and `ctx` is set (connection events are macrotasks, the continuation below a microtask).
+    let ctx: KafkaContext | null = null;
+    const maxFrameBytes = config.kafkaMaxRequestBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    const tcp = new TcpListener('kafka', (socket) => {
+      const session = new KafkaSession(socket, ctx!, { id: this.nextSessionId++, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, maxFrameBytes });
+      this.sessions.add(session);
+      void session.closed$.then(() => this.sessions.delete(session));
+    }, logger);
+    let bound: { address: string; port: number };
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      bound = await tcp.listen(host, port);
     } catch (err) {
-      this.server = null;
       coordinator.close();
       this.coordinator = null;
       throw err;
     }
-    const bound = server.address() as net.AddressInfo;
-    const ctx: KafkaContext = {
+    this.tcp = tcp;
+    ctx = {
       broker,
       coordinator,
       logger,
@@ -80,14 +81,6 @@ export class KafkaListener {
       defaultPartitions: config.kafkaDefaultPartitions ?? 1,
       producers: new ProducerStateManager(broker.metadata),
     };
-    const maxFrameBytes = config.kafkaMaxRequestBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    server.on('connection', (socket) => {
-      socket.setNoDelay(true);
-      const session = new KafkaSession(socket, ctx, { id: this.nextSessionId++, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, maxFrameBytes });
-      this.sessions.add(session);
-      void session.closed$.then(() => this.sessions.delete(session));
-    });
-    server.on('error', (err) => logger.error({ err }, 'kafka listener error'));
     logger.info({ address: bound.address, port: bound.port, advertisedHost: config.advertisedHost }, 'kafka listening');
     return [{ address: bound.address, port: bound.port }];
   }
@@ -103,9 +96,8 @@ export class KafkaListener {
   }
 
   async close(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    const closed = server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = this.tcp?.stop() ?? Promise.resolve();
+    this.tcp = null;
     for (const s of this.sessions) s.close();
     this.sessions.clear();
     this.coordinator?.close();

@@ -5,7 +5,8 @@
  * messages live in the core's RetainedStore, shared with every listener of the broker.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { TcpListener } from '../tcp-listener.js';
 import type { Duplex } from 'node:stream';
 import type { Broker } from '../../core/broker.js';
 import { RetainedStore } from '../../core/retained-store.js';
@@ -56,7 +57,6 @@ export function createMqttListener(deps: MqttListenerDeps): MqttListener {
   const open = new Set<MqttSession>();
   const sessions = new Map<string, MqttSessionState>();
   const retained = RetainedStore.for(deps.broker);
-  let server: Server | null = null;
   let nextId = 1;
   const store = new SessionStore(deps.broker.metadata, (err, clientId) => logger.warn({ err, clientId }, 'mqtt session could not be persisted'));
   const createState = (clientId: string): MqttSessionState => {
@@ -111,43 +111,25 @@ export function createMqttListener(deps: MqttListenerDeps): MqttListener {
     return session;
   };
 
+  const tcp = new TcpListener('mqtt', (socket: Socket) => void handle(socket, socket.remoteAddress, socket.remotePort), logger);
+
   return {
     events,
     handle,
     sessions,
     connections: () => [...open],
-    listen(host: string, port: number) {
-      return new Promise((resolve, reject) => {
-        const srv = createServer({ noDelay: true }, (socket: Socket) => {
-          try {
-            handle(socket, socket.remoteAddress, socket.remotePort);
-          } catch (err) {
-            logger.error({ err, peer: socket.remoteAddress }, 'mqtt connection setup failed');
-            socket.destroy();
-          }
-        });
-        srv.once('error', reject);
-        srv.listen(port, host, () => {
-          srv.off('error', reject);
-          srv.on('error', (err) => logger.error({ err }, 'mqtt listener error'));
-          server = srv;
-          const a = srv.address();
-          if (a === null || typeof a === 'string') resolve([{ address: host, port }]);
-          else resolve([{ address: a.address, port: a.port }]);
-        });
-      });
+    async listen(host: string, port: number) {
+      return [await tcp.listen(host, port)];
     },
     async close() {
-      const srv = server;
-      server = null;
-      const closed = srv === null ? Promise.resolve() : new Promise<void>((resolve) => srv.close(() => resolve()));
+      const stopped = tcp.stop();
       // 5.0: DISCONNECT 0x8B Server shutting down; no Will for a server-side shutdown of a clean session? The
       // spec publishes the Will whenever the connection ends without DISCONNECT from the client, so it is kept.
       closing = true;
       for (const s of [...open]) s.close('server shutdown', { reasonCode: 0x8b, will: true });
       // Ends them in memory only: persistent ones stay in the store for the next boot.
       for (const st of [...sessions.values()]) st.end();
-      await closed;
+      await stopped;
     },
   };
 }

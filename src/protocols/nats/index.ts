@@ -8,7 +8,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { TcpListener } from '../tcp-listener.js';
 import type { Duplex } from 'node:stream';
 import type { Broker } from '../../core/broker.js';
 import { DEFAULT_MAX_PAYLOAD, MAX_CONTROL_LINE_SIZE } from './parser.js';
@@ -79,7 +80,6 @@ export function createNatsListener(deps: NatsListenerDeps): NatsListener {
   const logger = deps.logger;
   const events = new EventEmitter();
   const sessions = new Set<NatsSession>();
-  let server: Server | null = null;
   let nextClientId = 1;
   let accepted = 0;
   let slowConsumers = 0;
@@ -137,43 +137,24 @@ export function createNatsListener(deps: NatsListenerDeps): NatsListener {
     return session;
   };
 
+  const tcp = new TcpListener('nats', (socket: Socket) => void handle(socket, socket.remoteAddress, socket.remotePort), logger);
+
   return {
     events,
     handle,
     sessions: () => [...sessions],
     stats: () => ({ connections: sessions.size, accepted, slowConsumers }),
-    listen(host: string, port: number) {
-      return new Promise((resolve, reject) => {
-        const srv = createServer({ noDelay: true }, (socket: Socket) => {
-          try {
-            handle(socket, socket.remoteAddress, socket.remotePort);
-          } catch (err) {
-            logger.error({ err, peer: socket.remoteAddress }, 'nats connection setup failed');
-            socket.destroy();
-          }
-        });
-        srv.once('error', reject);
-        srv.listen(port, host, () => {
-          srv.off('error', reject);
-          srv.on('error', (err) => logger.error({ err }, 'nats listener error'));
-          server = srv;
-          const a = srv.address();
-          if (a === null || typeof a === 'string') {
-            resolve([{ address: host, port }]);
-            return;
-          }
-          info.host = a.address;
-          info.port = a.port;
-          resolve([{ address: a.address, port: a.port }]);
-        });
-      });
+    async listen(host: string, port: number) {
+      const bound = await tcp.listen(host, port);
+      // INFO tells clients the address actually bound.
+      info.host = bound.address;
+      info.port = bound.port;
+      return [bound];
     },
     async close() {
-      const srv = server;
-      server = null;
-      const closed = srv === null ? Promise.resolve() : new Promise<void>((resolve) => srv.close(() => resolve()));
+      const stopped = tcp.stop();
       for (const s of [...sessions]) s.close('server shutdown');
-      await closed;
+      await stopped;
     },
   };
 }
