@@ -48,6 +48,12 @@ export const ERROR_CODES = {
   TRIB_AUTHENTICATION_FAILED: { description: 'Unknown user, wrong password, or a login not allowed from this address.', retriable: false },
   TRIB_USER_EXISTS: { description: 'A user with that name already exists.', retriable: false },
   TRIB_USER_NOT_FOUND: { description: 'No user has that name.', retriable: false },
+  // Failures of the HTTP API's own layer (kept here so the one catalogue, and docs/errors.md, lists every code).
+  TRIB_HTTP_INVALID_REQUEST: { description: 'HTTP API: the request failed validation; `field` names the offending field.', retriable: false },
+  TRIB_HTTP_BODY_TOO_LARGE: { description: 'HTTP API: the request body is larger than the API accepts.', retriable: false },
+  TRIB_HTTP_UNSUPPORTED_MEDIA_TYPE: { description: 'HTTP API: the request body is not JSON.', retriable: false },
+  TRIB_HTTP_ROUTE_NOT_FOUND: { description: 'HTTP API: no route has that method and path.', retriable: false },
+  TRIB_HTTP_INTERNAL: { description: 'HTTP API: an unexpected failure; the broker log has the cause.', retriable: true },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -8,18 +8,16 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { z } from 'zod';
 import { BrokerError, type ErrorCode } from '../../core/broker-error.js';
 
-export const HTTP_ERROR_CODES = {
+/** The codes only the HTTP layer raises (they are in the core catalogue too, for the docs). */
+export type HttpErrorCode = Extract<ErrorCode, `TRIB_HTTP_${string}`>;
+
+/** HTTP status of every code in the catalogue. */
+export const BROKER_ERROR_STATUS: { readonly [C in ErrorCode]: number } = {
   TRIB_HTTP_INVALID_REQUEST: 400,
   TRIB_HTTP_BODY_TOO_LARGE: 413,
   TRIB_HTTP_UNSUPPORTED_MEDIA_TYPE: 415,
   TRIB_HTTP_ROUTE_NOT_FOUND: 404,
   TRIB_HTTP_INTERNAL: 500,
-} as const;
-
-export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES;
-
-/** HTTP status of every core code. */
-export const BROKER_ERROR_STATUS: { readonly [C in ErrorCode]: number } = {
   TRIB_STREAM_NOT_FOUND: 404,
   TRIB_STREAM_EXISTS: 409,
   TRIB_PARTITION_NOT_FOUND: 404,
@@ -93,7 +91,7 @@ export function errorReply(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof ApiError) {
     const error: ErrorBody['error'] = { code: err.code, message: err.message };
     if (err.field !== undefined) error.field = err.field;
-    return { status: HTTP_ERROR_CODES[err.code], body: { error } };
+    return { status: BROKER_ERROR_STATUS[err.code], body: { error } };
   }
   const fe = err as Partial<FastifyError>;
   // Fastify's own client errors (bad JSON, body over bodyLimit, wrong content type) carry a 4xx statusCode.

@@ -11,7 +11,7 @@ import { ProduceBody, ReadQuery } from './records.js';
 import { PublishBody } from './subjects.js';
 import { ExchangePublishBody } from './exchanges.js';
 import { CreateUserBody } from './users.js';
-import { BROKER_ERROR_STATUS, HTTP_ERROR_CODES } from './error-reply.js';
+import { BROKER_ERROR_STATUS } from './error-reply.js';
 
 interface Operation {
   method: 'get' | 'post' | 'patch' | 'delete';
@@ -62,7 +62,7 @@ const ErrorSchema = {
       type: 'object',
       required: ['code', 'message'],
       properties: {
-        code: { type: 'string', enum: [...Object.keys(BROKER_ERROR_STATUS), ...Object.keys(HTTP_ERROR_CODES)] },
+        code: { type: 'string', enum: Object.keys(BROKER_ERROR_STATUS) },
         message: { type: 'string' },
         field: { type: 'string', description: 'The offending field for validation errors (`records.0.value`, `query.offset`).' },
       },
