@@ -49,6 +49,7 @@ import { SUBJECT_HEADER, recordToMessage } from './stream.js';
 import { QUEUE_HEADERS, queueRegistryOf } from './queue-registry.js';
 import { subjectToAmqpRoutingKey } from './router/translate.js';
 import { ANONYMOUS, type Principal } from './principal.js';
+import { GroupCoordinator, type ConsumerGroupOptions } from './consumer-group/index.js';
 
 /** Logging calls the broker makes; a pino logger satisfies it (core does not depend on pino). */
 export interface BrokerLogger {
@@ -80,6 +81,8 @@ export interface BrokerOptions {
   inMemory?: boolean;
   /** Inject a log factory (tests). Overrides dataDir/inMemory. */
   logFactory?: LogFactory;
+  /** Consumer group limits and timers (tests shorten them). */
+  groups?: ConsumerGroupOptions;
 }
 
 /**
@@ -177,6 +180,12 @@ export class Broker {
   delays!: DelayScheduler;
 
   /**
+   * Every consumer group and its committed offsets (`__consumer_offsets`), set once open. Kafka's group APIs
+   * drive it; the HTTP API and the CLI read and reset it.
+   */
+  groups!: GroupCoordinator;
+
+  /**
    * Opens the broker over `options.dataDir`: replays metadata, seeds users, reopens every stream (recovering
    * its logs) and wires it into the Router, opens the cursor store and the delay scheduler, starts retention.
    */
@@ -229,6 +238,8 @@ export class Broker {
         release: (target, record) => broker.releaseDelayed(target, record),
         onError: (err) => logger.warn({ err }, 'delayed release failed; will retry'),
       });
+      broker.groups = await GroupCoordinator.open(broker, options.groups ?? {});
+      closeOnFailure.push(async () => broker.groups.close());
       broker.startRetention();
       broker._ready = true;
       logger.info({ streams: broker.streamsByName.size, dataDir: options.dataDir }, 'broker open');
@@ -703,6 +714,7 @@ export class Broker {
       if (this.retentionTimer) clearInterval(this.retentionTimer);
       await this.retentionRunning;
       await this.delays.close();
+      this.groups.close();
       for (const { cursor } of this.cursorsById.values()) await cursor.close().catch((err) => this.logger.warn({ err }, 'closing cursor failed'));
       await this.closeStreams();
       await this.cursorStore.close();

@@ -1,12 +1,11 @@
 /**
- * KafkaListener: the TCP server. Opens the group coordinator (and `__consumer_offsets`) on listen, gives every
- * connection a KafkaSession, and advertises the port actually bound (port 0 → an ephemeral port) in Metadata
- * and FindCoordinator. close() stops accepting, closes every session and the coordinator.
+ * KafkaListener: the TCP server. Gives every connection a KafkaSession (groups are the Broker's coordinator),
+ * and advertises the port actually bound (port 0 → an ephemeral port) in Metadata
+ * and FindCoordinator. close() stops accepting and closes every session.
  */
 import { TcpListener } from '../tcp-listener.js';
 import { randomBytes } from 'node:crypto';
 import type { Broker } from '../../core/broker.js';
-import { GroupCoordinator, type ConsumerGroupOptions } from '../../core/consumer-group/index.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './codec/index.js';
 import type { KafkaContext, KafkaLogger } from './context.js';
 import { KafkaSession } from './session.js';
@@ -21,8 +20,6 @@ export interface KafkaListenerConfig {
   kafkaMaxRequestBytes?: number;
   /** num.partitions for auto-created topics (default 1). */
   kafkaDefaultPartitions?: number;
-  /** Consumer group limits and timers (tests shorten them). */
-  kafkaGroups?: ConsumerGroupOptions;
 }
 
 export interface KafkaListenerDeps {
@@ -37,7 +34,6 @@ const CLUSTER_ID_NAME = 'clusterId';
 
 export class KafkaListener {
   private tcp: TcpListener | null = null;
-  private coordinator: GroupCoordinator | null = null;
   private readonly sessions = new Set<KafkaSession>();
   private nextSessionId = 1;
 
@@ -48,8 +44,6 @@ export class KafkaListener {
     const { broker, logger, config } = this.deps;
     // Other protocols and compaction read Kafka-produced batches, which may be compressed.
     registerKafkaCompressionCodecs();
-    const coordinator = await GroupCoordinator.open(broker, config.kafkaGroups ?? {});
-    this.coordinator = coordinator;
     const clusterId = await this.clusterId();
     // Sessions need the context, which needs the bound port; connections are only accepted after listen()
     // resolves and `ctx` is set (connection events are macrotasks, the continuation below a microtask).
@@ -60,18 +54,11 @@ export class KafkaListener {
       this.sessions.add(session);
       void session.closed$.then(() => this.sessions.delete(session));
     }, logger);
-    let bound: { address: string; port: number };
-    try {
-      bound = await tcp.listen(host, port);
-    } catch (err) {
-      coordinator.close();
-      this.coordinator = null;
-      throw err;
-    }
+    const bound = await tcp.listen(host, port);
     this.tcp = tcp;
     ctx = {
       broker,
-      coordinator,
+      coordinator: broker.groups,
       logger,
       nodeId: NODE_ID,
       advertisedHost: config.advertisedHost,
@@ -100,8 +87,6 @@ export class KafkaListener {
     this.tcp = null;
     for (const s of this.sessions) s.close();
     this.sessions.clear();
-    this.coordinator?.close();
-    this.coordinator = null;
     await closed;
   }
 }

@@ -47,8 +47,8 @@ const NO_LOG = { debug() {}, info() {}, warn() {}, error() {} };
 /** Starts the broker and the four listeners; everything is closed when `t` ends. */
 export async function startAll(t: TestContext): Promise<InteropFixture> {
   const dataDir = await mkdtemp(join(tmpdir(), 'trib-interop-'));
-  const broker = await Broker.open({ dataDir, fsync: 'never', fsyncIntervalMs: 1000 });
-  const kafkaListener = createKafkaListener({ broker, logger: NO_LOG, config: { advertisedHost: '127.0.0.1', kafkaGroups: { minSessionTimeoutMs: 1000 } } });
+  const broker = await Broker.open({ dataDir, fsync: 'never', fsyncIntervalMs: 1000, groups: { minSessionTimeoutMs: 1000 } });
+  const kafkaListener = createKafkaListener({ broker, logger: NO_LOG, config: { advertisedHost: '127.0.0.1' } });
   const amqpListener = createAmqpListener({ broker, logger: NO_LOG });
   const natsListener = createNatsListener({ broker, logger: NO_LOG });
   const mqttListener = createMqttListener({ broker, logger: NO_LOG });

@@ -51,8 +51,8 @@ export async function startKafka(t: TestContext, config: Partial<KafkaListenerCo
   const { logger, entries } = captureLogger();
   const clients: Disconnectable[] = [];
   const open = async (port: number): Promise<{ broker: Broker; listener: KafkaListener; port: number }> => {
-    const broker = await Broker.open({ dataDir, fsync: 'always', fsyncIntervalMs: 100 });
-    const listener = createKafkaListener({ broker, logger, config: { advertisedHost: '127.0.0.1', kafkaGroups: { minSessionTimeoutMs: 1000 }, ...config } });
+    const broker = await Broker.open({ dataDir, fsync: 'always', fsyncIntervalMs: 100, groups: { minSessionTimeoutMs: 1000 } });
+    const listener = createKafkaListener({ broker, logger, config: { advertisedHost: '127.0.0.1', ...config } });
     const [bound] = await listener.listen('127.0.0.1', port);
     return { broker, listener, port: bound.port };
   };
