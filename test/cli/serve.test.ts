@@ -1,91 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeOptions } from '../../src/server/config.js';
+import { EPHEMERAL, Tributary, mainJs } from '../support/tributary-process.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const mainJs = join(repoRoot, 'dist/src/cli/main.js');
 const WAIT_MS = 20_000;
-
-/** Ports 0 for every listener, so tests never collide with each other or with a running broker. */
-const EPHEMERAL = ['--http-port', '0', '--kafka-port', '0', '--amqp-port', '0', '--nats-port', '0', '--mqtt-port', '0'];
-
-interface LogLine {
-  level: number;
-  msg: string;
-  [k: string]: unknown;
-}
-
-/** A `tributary` child process whose stdout JSON lines can be awaited. */
-class Tributary {
-  readonly child: ChildProcess;
-  readonly lines: LogLine[] = [];
-  readonly stdout: string[] = [];
-  stderr = '';
-  private waiters: Array<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
-  readonly exited: Promise<number | null>;
-
-  constructor(args: string[], options: { cwd: string; env?: Record<string, string> }) {
-    const env: Record<string, string> = {};
-    // The test runner's own TRIBUTARY_* variables (if any) must not leak in: unknown ones would stop the start.
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TRIBUTARY_') && v !== undefined) env[k] = v;
-    this.child = spawn(process.execPath, [mainJs, ...args], { cwd: options.cwd, env: { ...env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.exited = once(this.child, 'exit').then(([code]) => code as number | null);
-    this.child.stderr!.setEncoding('utf8').on('data', (s: string) => (this.stderr += s));
-    createInterface({ input: this.child.stdout! }).on('line', (text) => {
-      this.stdout.push(text);
-      let line: LogLine;
-      try {
-        line = JSON.parse(text) as LogLine;
-      } catch {
-        return; // --help, --version: plain text
-      }
-      this.lines.push(line);
-      this.waiters = this.waiters.filter((w) => (w.match(line) ? (w.resolve(line), false) : true));
-    });
-  }
-
-  /** Resolves with the first log line (already seen or to come) that matches; rejects on timeout or exit. */
-  waitForLine(match: (l: LogLine) => boolean, what: string): Promise<LogLine> {
-    const seen = this.lines.find(match);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; stdout: ${this.stdout.join('\n')} stderr: ${this.stderr}`)), WAIT_MS);
-      this.waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-      void this.exited.then((code) => {
-        clearTimeout(timer);
-        reject(new Error(`exited (${code}) before ${what}; stdout: ${this.stdout.join('\n')} stderr: ${this.stderr}`));
-      });
-    });
-  }
-
-  async waitForExit(): Promise<number | null> {
-    let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out waiting for exit; stdout: ${this.stdout.join('\n')}`)), WAIT_MS);
-    });
-    return Promise.race([this.exited, limit]).finally(() => clearTimeout(timer));
-  }
-
-  /** The HTTP address from the start line, `listening http=127.0.0.1:43121`. */
-  async httpBase(): Promise<string> {
-    const line = await this.waitForLine((l) => l.msg.startsWith('listening '), 'the listening line');
-    const m = /\bhttp=(\S+)/.exec(line.msg);
-    assert.ok(m, `the start line names the HTTP address: ${line.msg}`);
-    return `http://${m[1]!.split(',')[0]}`;
-  }
-
-  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
-  }
-}
 
 async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tributary-cli-'));
