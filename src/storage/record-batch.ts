@@ -383,3 +383,74 @@ export function encodeRecordBatchWithOffsets(records: readonly OffsetRecordInput
   // Re-encoded records are written uncompressed, whatever the original batch used.
   return writeBatch(records, deltas, baseOffset, (options.attributes ?? 0) & ~ATTR_COMPRESSION_MASK, options, now);
 }
+
+/**
+ * Control records (transaction markers, KIP-98). A control batch has attributes CONTROL | TRANSACTIONAL, the
+ * transaction's producerId and producerEpoch, baseSequence -1, and exactly one record whose
+ *   key   = version int16 (0) | type int16 (0 = ABORT, 1 = COMMIT)
+ *   value = version int16 (0) | coordinatorEpoch int32   (Kafka's EndTxnMarker)
+ * Consumers never see control records as messages (every decoder here skips CONTROL batches); read_committed
+ * Kafka consumers use the ABORT marker to end an aborted transaction's range.
+ */
+export enum ControlType {
+  Abort = 0,
+  Commit = 1,
+}
+
+export interface ControlBatchInput {
+  producerId: number;
+  producerEpoch: number;
+  type: ControlType;
+  coordinatorEpoch?: number;
+  timestamp?: number;
+}
+
+const CONTROL_KEY_SIZE = 4;
+const CONTROL_VALUE_SIZE = 6;
+
+/** Encodes one transaction marker batch (uncompressed; offsets are assigned by the log on append). */
+export function encodeControlBatch(input: ControlBatchInput, now = Date.now()): Buffer {
+  const key = Buffer.alloc(CONTROL_KEY_SIZE);
+  key.writeInt16BE(0, 0);
+  key.writeInt16BE(input.type, 2);
+  const value = Buffer.alloc(CONTROL_VALUE_SIZE);
+  value.writeInt16BE(0, 0);
+  value.writeInt32BE(input.coordinatorEpoch ?? 0, 2);
+  return encodeRecordBatch(
+    [{ key, value, timestamp: input.timestamp ?? now }],
+    { attributes: ATTR_CONTROL | ATTR_TRANSACTIONAL, producerId: input.producerId, producerEpoch: input.producerEpoch, baseSequence: -1 },
+    now,
+  );
+}
+
+export function isControlBatch(buf: Buffer, pos = 0): boolean {
+  return (buf.readInt16BE(pos + OFFSET_ATTRIBUTES) & ATTR_CONTROL) !== 0;
+}
+
+/** A transactional data batch: TRANSACTIONAL set, CONTROL not. */
+export function isTransactionalDataBatch(buf: Buffer, pos = 0): boolean {
+  return (buf.readInt16BE(pos + OFFSET_ATTRIBUTES) & (ATTR_CONTROL | ATTR_TRANSACTIONAL)) === ATTR_TRANSACTIONAL;
+}
+
+/** Whether any complete batch in `buf` has the TRANSACTIONAL bit (data or marker). */
+export function hasTransactionalBatch(buf: Buffer): boolean {
+  for (const { position } of iterateBatches(buf)) if ((buf.readInt16BE(position + OFFSET_ATTRIBUTES) & ATTR_TRANSACTIONAL) !== 0) return true;
+  return false;
+}
+
+export function batchProducerId(buf: Buffer, pos = 0): number {
+  return Number(buf.readBigInt64BE(pos + OFFSET_PRODUCER_ID));
+}
+
+/**
+ * The marker type of the control batch at `pos` (its first record's key), or null when the batch is not a
+ * control batch or its key is not a version-0 marker key (an unknown control type is ignored, as Kafka does).
+ */
+export function controlBatchType(buf: Buffer, pos = 0): ControlType | null {
+  if (!isControlBatch(buf, pos)) return null;
+  const records = decodeRecordBatch(buf, pos);
+  const key = records[0]?.key ?? null;
+  if (key === null || key.length < CONTROL_KEY_SIZE || key.readInt16BE(0) !== 0) return null;
+  const type = key.readInt16BE(2);
+  return type === ControlType.Abort || type === ControlType.Commit ? type : null;
+}

@@ -1,5 +1,5 @@
 /**
- * Idempotent-producer state (Kafka KIP-98 semantics, without transactions): producer id allocation and, per
+ * Idempotent-producer state (Kafka KIP-98 semantics; transactions are core/transactions/): producer id allocation and, per
  * (stream, partition, producerId), the epoch and the sequence ranges of the last few appended batches.
  *
  * Producer ids: allocated in blocks; the end of the current block is written to the MetadataStore
@@ -31,6 +31,7 @@ import {
   OFFSET_BASE_SEQUENCE,
   batchBaseOffset,
   batchLastOffset,
+  isControlBatch,
   iterateBatches,
 } from '../../storage/record-batch.js';
 import type { AppendResult } from '../../storage/log.js';
@@ -218,6 +219,8 @@ export class ProducerStateManager {
         const batch = read.records.subarray(position);
         const batchLast = batchLastOffset(read.records, position);
         if (batchLast > last) last = batchLast;
+        // Transaction markers carry the producer id but no sequence: they are not the producer's batches.
+        if (isControlBatch(read.records, position)) continue;
         const info = batchProducerInfo(batch.subarray(0, Math.min(batch.length, batch.readInt32BE(8) + 12)));
         if (info !== null) this.record(state, info, batchBaseOffset(read.records, position), batchLast);
       }

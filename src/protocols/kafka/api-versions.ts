@@ -4,7 +4,8 @@
  * highest version in both ranges. Minimums keep record batches v2 only (Produce ≥3, Fetch ≥4): the log stores
  * v2 batches and does not down-convert. Fetch stops at 12 (13+ names topics by id, and Metadata reports zero
  * topic ids), ListOffsets at 6 (7 adds the max-timestamp query), OffsetFetch at 7 (8 batches groups),
- * DeleteTopics at 5 (6 by topic id).
+ * DeleteTopics at 5 (6 by topic id), AddPartitionsToTxn at 3 (4+ batches transactions, a broker-to-broker form),
+ * AddOffsetsToTxn, EndTxn and TxnOffsetCommit at 3 (4 only adds error codes of KIP-890 part 2).
  */
 import { ApiKey } from './codec/index.js';
 
@@ -15,7 +16,10 @@ export interface AdvertisedApi {
 }
 
 export const ADVERTISED_APIS: readonly AdvertisedApi[] = [
-  { apiKey: ApiKey.Produce, minVersion: 3, maxVersion: 9 },
+  // Min 0 although v0–2 (message sets v0/v1) are refused per partition (CORRUPT_MESSAGE: storage takes magic 2
+  // only): librdkafka before 2.10 (Debian's kcat) sends gzip/snappy/lz4 only to a broker whose Produce range
+  // includes v0, and silently sends uncompressed otherwise. Clients pick the highest common version (≥3).
+  { apiKey: ApiKey.Produce, minVersion: 0, maxVersion: 9 },
   { apiKey: ApiKey.Fetch, minVersion: 4, maxVersion: 12 },
   { apiKey: ApiKey.ListOffsets, minVersion: 0, maxVersion: 6 },
   { apiKey: ApiKey.Metadata, minVersion: 0, maxVersion: 12 },
@@ -38,6 +42,10 @@ export const ADVERTISED_APIS: readonly AdvertisedApi[] = [
   { apiKey: ApiKey.DeleteGroups, minVersion: 0, maxVersion: 2 },
   { apiKey: ApiKey.DeleteRecords, minVersion: 0, maxVersion: 2 },
   { apiKey: ApiKey.InitProducerId, minVersion: 0, maxVersion: 4 },
+  { apiKey: ApiKey.AddPartitionsToTxn, minVersion: 0, maxVersion: 3 },
+  { apiKey: ApiKey.AddOffsetsToTxn, minVersion: 0, maxVersion: 3 },
+  { apiKey: ApiKey.EndTxn, minVersion: 0, maxVersion: 3 },
+  { apiKey: ApiKey.TxnOffsetCommit, minVersion: 0, maxVersion: 3 },
   { apiKey: ApiKey.OffsetForLeaderEpoch, minVersion: 0, maxVersion: 4 },
   { apiKey: ApiKey.AlterConfigs, minVersion: 0, maxVersion: 2 },
   { apiKey: ApiKey.IncrementalAlterConfigs, minVersion: 0, maxVersion: 1 },

@@ -10,7 +10,6 @@ import { DEFAULT_MAX_FRAME_BYTES } from './codec/index.js';
 import type { KafkaContext, KafkaLogger } from './context.js';
 import { KafkaSession } from './session.js';
 import { registerKafkaCompressionCodecs } from './compression.js';
-import { ProducerStateManager } from '../../core/idempotence/producer-state.js';
 
 export interface KafkaListenerConfig {
   advertisedHost: string;
@@ -52,7 +51,11 @@ export class KafkaListener {
     const tcp = new TcpListener('kafka', (socket) => {
       const session = new KafkaSession(socket, ctx!, { id: this.nextSessionId++, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, maxFrameBytes });
       this.sessions.add(session);
-      void session.closed$.then(() => this.sessions.delete(session));
+      const registered = broker.connections.register({ protocol: 'kafka', remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, principal: () => session.state.principal.name, clientId: () => session.clientId, traffic: session.traffic, transport: socket, close: () => session.close() });
+      void session.closed$.then(() => {
+        this.sessions.delete(session);
+        broker.connections.unregister(registered);
+      });
     }, logger);
     const bound = await tcp.listen(host, port);
     this.tcp = tcp;
@@ -66,7 +69,7 @@ export class KafkaListener {
       clusterId,
       autoCreateTopics: config.kafkaAutoCreate ?? true,
       defaultPartitions: config.kafkaDefaultPartitions ?? 1,
-      producers: new ProducerStateManager(broker.metadata),
+      producers: broker.producers,
     };
     logger.info({ address: bound.address, port: bound.port, advertisedHost: config.advertisedHost }, 'kafka listening');
     return [{ address: bound.address, port: bound.port }];

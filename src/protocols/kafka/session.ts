@@ -49,6 +49,10 @@ import { handleDescribeGroups } from './handlers/describe-groups.js';
 import { handleDeleteGroups } from './handlers/delete-groups.js';
 import { authenticatePlain, handleSaslHandshake } from './handlers/sasl.js';
 import { handleInitProducerId } from './handlers/init-producer-id.js';
+import { handleAddPartitionsToTxn } from './handlers/add-partitions-to-txn.js';
+import { handleAddOffsetsToTxn } from './handlers/add-offsets-to-txn.js';
+import { handleEndTxn } from './handlers/end-txn.js';
+import { handleTxnOffsetCommit } from './handlers/txn-offset-commit.js';
 import { handleDeleteRecords } from './handlers/delete-records.js';
 import { handleAlterConfigs, handleIncrementalAlterConfigs } from './handlers/alter-configs.js';
 import { handleDescribeCluster } from './handlers/describe-cluster.js';
@@ -72,6 +76,10 @@ export interface SessionOptions {
 
 export class KafkaSession {
   readonly state: SessionState;
+  /** Requests received and responses sent, for the connection registry (plain increments). */
+  readonly traffic = { messagesIn: 0, messagesOut: 0 };
+  /** The client.id of the latest request header. */
+  clientId: string | null = null;
   private readonly splitter: FrameSplitter;
   private readonly queue: Buffer[] = [];
   private processing = false;
@@ -164,6 +172,8 @@ export class KafkaSession {
       return this.fail('malformed request header', err);
     }
     const { requestApiKey: apiKey, requestApiVersion: version, correlationId } = h.header;
+    this.traffic.messagesIn++;
+    this.clientId = h.header.clientId ?? null;
     if (apiKey === ApiKey.ApiVersions && !isAdvertised(apiKey, version)) {
       // PROTOCOL-BASICS: the v0-format answer with error 35 and our table, so the client retries lower.
       return this.write(encodeApiVersionsFallback(correlationId, ADVERTISED_APIS.map((a) => ({ ...a }))));
@@ -179,6 +189,7 @@ export class KafkaSession {
     }
     const response = await this.dispatch(req);
     if (response !== null && !this.closed) await this.write(response);
+    if (response !== null) this.traffic.messagesOut++;
     if (req.apiKey === ApiKey.SaslAuthenticate && this.state.principal.authenticated === false && response !== null) {
       // Kafka closes the connection after a failed authentication.
       this.close();
@@ -239,7 +250,15 @@ export class KafkaSession {
       case ApiKey.SaslAuthenticate:
         return encodeResponse(req.apiKey, v, cid, await authenticatePlain(ctx, state, req.body.authBytes));
       case ApiKey.InitProducerId:
-        return encodeResponse(req.apiKey, v, cid, await handleInitProducerId(ctx, req.body));
+        return encodeResponse(req.apiKey, v, cid, await handleInitProducerId(ctx, req.body, v));
+      case ApiKey.AddPartitionsToTxn:
+        return encodeResponse(req.apiKey, v, cid, await handleAddPartitionsToTxn(ctx, state, req.body, v));
+      case ApiKey.AddOffsetsToTxn:
+        return encodeResponse(req.apiKey, v, cid, await handleAddOffsetsToTxn(ctx, state, req.body, v));
+      case ApiKey.EndTxn:
+        return encodeResponse(req.apiKey, v, cid, await handleEndTxn(ctx, req.body, v));
+      case ApiKey.TxnOffsetCommit:
+        return encodeResponse(req.apiKey, v, cid, await handleTxnOffsetCommit(ctx, state, req.body, v));
       case ApiKey.DeleteRecords:
         return encodeResponse(req.apiKey, v, cid, await handleDeleteRecords(ctx, state, req.body));
       case ApiKey.AlterConfigs:

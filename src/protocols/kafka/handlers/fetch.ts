@@ -6,16 +6,24 @@
  *
  * Long polling: when fewer than minBytes are available and maxWaitMs > 0, the handler waits for the streams'
  * 'append' events (no polling loop), the deadline, or the connection closing, then reads again — repeatedly
- * until minBytes are there or the deadline passes. No transactions exist yet, so lastStableOffset is the high
- * watermark and abortedTransactions is empty for read_committed and read_uncommitted alike.
+ * until minBytes are there or the deadline passes.
+ *
+ * Transactions: read_uncommitted (isolation level 0) reads to the high watermark. read_committed (1) reads only
+ * below the last stable offset (the first offset of the oldest open transaction in the partition, from the core's
+ * transaction index): batches at or past it are cut off, and lastStableOffset says where it is. It also gets
+ * the aborted transactions overlapping the records returned (producerId, firstOffset), with which the client
+ * drops aborted records up to their ABORT marker. Control batches are returned as stored; clients skip them.
  */
 import type { FetchRequest, FetchResponse, Encodable } from '../codec/index.js';
 import { ErrorCode } from '../codec/index.js';
 import type { KafkaContext, SessionState } from '../context.js';
 import { kafkaErrorOf } from '../error-map.js';
-import { batchSizeAt } from '../../../storage/record-batch.js';
+import { batchLastOffset, batchSizeAt, hasTransactionalBatch, iterateBatches } from '../../../storage/record-batch.js';
 import type { Stream } from '../../../core/stream.js';
 import { LEADER_EPOCH } from './topic-description.js';
+import type { PartitionTxns } from '../../../core/transactions/index.js';
+
+const READ_COMMITTED = 1;
 
 type PartitionData = Encodable<FetchResponse.PartitionData>;
 
@@ -46,6 +54,7 @@ async function collect(ctx: KafkaContext, session: SessionState, req: FetchReque
   let hasError = false;
   const seen = new Map<string, number>();
   const responses: Encodable<FetchResponse.FetchableTopicResponse>[] = [];
+  const readCommitted = req.isolationLevel === READ_COMMITTED;
   for (const t of req.topics) {
     const partitions: PartitionData[] = [];
     let stream: Stream | undefined;
@@ -63,24 +72,37 @@ async function collect(ctx: KafkaContext, session: SessionState, req: FetchReque
         continue;
       }
       const remaining = req.maxBytes - bytes;
-      if (bytes > 0 && remaining <= 0) {
-        partitions.push(empty(stream, p.partition));
-        continue;
-      }
       try {
+        const index = ctx.broker.transactions.index;
+        let txns = readCommitted ? (index.built(stream, p.partition) ?? null) : null;
+        if (bytes > 0 && remaining <= 0) {
+          partitions.push(empty(stream, p.partition, txns));
+          continue;
+        }
         const limit = bytes > 0 ? Math.min(p.partitionMaxBytes, remaining) : p.partitionMaxBytes;
         const read = await stream.read(p.partition, p.fetchOffset, Math.max(1, limit));
         // Log.read returns at least one batch; past the first non-empty partition only whole batches that fit.
-        const records = bytes > 0 ? fitting(read.records, limit) : read.records;
+        let records = bytes > 0 ? fitting(read.records, limit) : read.records;
+        // The index of a partition is built (one scan of its log) only once transactional batches show up in it:
+        // every transactional produce builds it first, so an unbuilt index with none in sight means none is open.
+        if (readCommitted && txns === null && hasTransactionalBatch(records)) txns = await index.partition(stream, p.partition);
+        let lastStableOffset = read.highWatermark;
+        let abortedTransactions: Array<{ producerId: number; firstOffset: number }> = [];
+        if (txns !== null) {
+          lastStableOffset = txns.lastStableOffset(read.highWatermark);
+          records = below(records, lastStableOffset);
+          const end = endOffsetOf(records);
+          if (end > p.fetchOffset) abortedTransactions = txns.abortedBetween(p.fetchOffset, end).map(({ producerId, firstOffset }) => ({ producerId, firstOffset }));
+        }
         bytes += records.length;
         seen.set(`${t.topic}\0${p.partition}`, read.highWatermark);
         partitions.push({
           partitionIndex: p.partition,
           errorCode: ErrorCode.NONE,
           highWatermark: read.highWatermark,
-          lastStableOffset: read.highWatermark,
+          lastStableOffset,
           logStartOffset: read.startOffset,
-          abortedTransactions: [],
+          abortedTransactions,
           preferredReadReplica: -1,
           currentLeader: { leaderId: ctx.nodeId, leaderEpoch: LEADER_EPOCH },
           records,
@@ -108,9 +130,27 @@ function fitting(records: Buffer, limit: number): Buffer {
   return records.subarray(0, pos);
 }
 
-function empty(stream: Stream, partition: number): PartitionData {
+/** The whole batches of `records` that lie below `offset` (read_committed stops at the last stable offset). */
+function below(records: Buffer, offset: number): Buffer {
+  let end = 0;
+  for (const { position, size } of iterateBatches(records)) {
+    if (batchLastOffset(records, position) >= offset) break;
+    end = position + size;
+  }
+  return end === records.length ? records : records.subarray(0, end);
+}
+
+/** One past the last offset of the last whole batch in `records`, or -1 when there is none. */
+function endOffsetOf(records: Buffer): number {
+  let end = -1;
+  for (const { position } of iterateBatches(records)) end = batchLastOffset(records, position) + 1;
+  return end;
+}
+
+function empty(stream: Stream, partition: number, txns: PartitionTxns | null): PartitionData {
   const o = stream.offsets(partition);
-  return { partitionIndex: partition, errorCode: ErrorCode.NONE, highWatermark: o.highWatermark, lastStableOffset: o.highWatermark, logStartOffset: o.startOffset, abortedTransactions: [], preferredReadReplica: -1, records: Buffer.alloc(0) };
+  const lastStableOffset = txns === null ? o.highWatermark : txns.lastStableOffset(o.highWatermark);
+  return { partitionIndex: partition, errorCode: ErrorCode.NONE, highWatermark: o.highWatermark, lastStableOffset, logStartOffset: o.startOffset, abortedTransactions: [], preferredReadReplica: -1, records: Buffer.alloc(0) };
 }
 
 function failed(partition: number, errorCode: number): PartitionData {

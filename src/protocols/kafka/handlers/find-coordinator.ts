@@ -1,17 +1,19 @@
 /**
- * FindCoordinator (10): this broker coordinates every group (key type 0). Transactions (key type 1) are not
- * implemented: COORDINATOR_NOT_AVAILABLE. v4+ asks for several keys at once.
+ * FindCoordinator (10): this single node coordinates every group (key type 0) and every transactional id
+ * (key type 1). Other key types (share groups, KIP-932) are answered INVALID_REQUEST. v4+ asks for several
+ * keys at once.
  */
 import type { FindCoordinatorRequest, FindCoordinatorResponse, Encodable } from '../codec/index.js';
 import { ErrorCode } from '../codec/index.js';
 import type { KafkaContext } from '../context.js';
 
 const KEY_TYPE_GROUP = 0;
+const KEY_TYPE_TRANSACTION = 1;
 
 export function handleFindCoordinator(ctx: KafkaContext, req: FindCoordinatorRequest, version: number): Encodable<FindCoordinatorResponse> {
-  const supported = req.keyType === KEY_TYPE_GROUP;
-  const errorCode = supported ? ErrorCode.NONE : ErrorCode.COORDINATOR_NOT_AVAILABLE;
-  const errorMessage = supported ? null : 'transactions are not supported';
+  const supported = req.keyType === KEY_TYPE_GROUP || req.keyType === KEY_TYPE_TRANSACTION;
+  const errorCode = supported ? ErrorCode.NONE : ErrorCode.INVALID_REQUEST;
+  const errorMessage = supported ? null : `coordinator key type ${req.keyType} is not supported`;
   const nodeId = supported ? ctx.nodeId : -1;
   const host = supported ? ctx.advertisedHost : '';
   const port = supported ? ctx.advertisedPort : -1;

@@ -1,6 +1,7 @@
 /**
- * ListOffsets (2): latest (-1) is the high watermark (= last stable offset: no transactions yet), earliest (-2)
- * the log start offset, any other timestamp the first offset whose timestamp is at or after it (-1 when none).
+ * ListOffsets (2): latest (-1) is the high watermark, or for read_committed (isolation level 1, v2+) the last
+ * stable offset (the first offset of the oldest open transaction in the partition); earliest (-2) the log start
+ * offset, any other timestamp the first offset whose timestamp is at or after it (-1 when none).
  * v0 answers in oldStyleOffsets.
  */
 import type { ListOffsetsRequest, ListOffsetsResponse, Encodable } from '../codec/index.js';
@@ -11,6 +12,7 @@ import { LEADER_EPOCH } from './topic-description.js';
 
 const LATEST = -1;
 const EARLIEST = -2;
+const READ_COMMITTED = 1;
 
 export async function handleListOffsets(ctx: KafkaContext, session: SessionState, req: ListOffsetsRequest, version: number): Promise<Encodable<ListOffsetsResponse>> {
   const topics: Encodable<ListOffsetsResponse.ListOffsetsTopicResponse>[] = [];
@@ -24,7 +26,10 @@ export async function handleListOffsets(ctx: KafkaContext, session: SessionState
         ctx.broker.check(session.principal, 'describe', 'stream', t.name);
         const stream = ctx.broker.requireStream(t.name);
         const { startOffset, highWatermark } = stream.offsets(p.partitionIndex);
-        if (p.timestamp === LATEST) answer(highWatermark, -1);
+        if (p.timestamp === LATEST) {
+          const committedOnly = req.isolationLevel === READ_COMMITTED;
+          answer(committedOnly ? (await ctx.broker.transactions.index.partition(stream, p.partitionIndex)).lastStableOffset(highWatermark) : highWatermark, -1);
+        }
         else if (p.timestamp === EARLIEST) answer(startOffset, -1);
         else if (p.timestamp < 0) {
           partitions.push({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNSUPPORTED_VERSION, oldStyleOffsets: [], timestamp: -1, offset: -1, leaderEpoch: -1 });

@@ -5,6 +5,10 @@
  * -1, 0 or 1 (INVALID_REQUIRED_ACKS). Partitions of one request are appended concurrently.
  * Idempotent batches (producerId >= 0) go through the ProducerStateManager: a retried batch is answered with its
  * original base offset and not appended again; INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER otherwise.
+ * Transactional batches (attributes bit 4) must come from the newest epoch of their transactional id, into a
+ * partition added to its open transaction (INVALID_PRODUCER_EPOCH, INVALID_PRODUCER_ID_MAPPING,
+ * INVALID_TXN_STATE otherwise); the partition's transaction index records where the transaction begins, before
+ * the append, so the last stable offset never lets a read_committed consumer past it.
  */
 import type { ProduceRequest, ProduceResponse, Encodable } from '../codec/index.js';
 import { ErrorCode } from '../codec/index.js';
@@ -12,6 +16,9 @@ import type { KafkaContext, SessionState } from '../context.js';
 import { kafkaErrorOf } from '../error-map.js';
 import { ensureTopic } from './auto-create.js';
 import type { Stream } from '../../../core/stream.js';
+import { batchProducerInfo } from '../../../core/idempotence/producer-state.js';
+import type { PartitionTxns } from '../../../core/transactions/index.js';
+import { BATCH_HEADER_SIZE, isTransactionalDataBatch } from '../../../storage/record-batch.js';
 
 type PartitionResponse = Encodable<ProduceResponse.PartitionProduceResponse>;
 
@@ -46,11 +53,48 @@ export async function handleProduce(ctx: KafkaContext, session: SessionState, re
   return { responses, throttleTimeMs: 0 };
 }
 
+/** A transactional batch the coordinator refused when re-checked inside the partition's critical section. */
+class TxnRefused extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
 async function appendPartition(ctx: KafkaContext, stream: Stream, partition: number, records: Buffer | null): Promise<PartitionResponse> {
   if (partition < 0 || partition >= stream.partitionCount) return failed(partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${stream.name}' has no partition ${partition}`);
   if (records === null || records.length === 0) return failed(partition, ErrorCode.CORRUPT_MESSAGE, 'no record batch');
   try {
-    const outcome = await ctx.producers.append(stream, partition, records, () => stream.appendBatch(partition, records));
+    const txn = records.length >= BATCH_HEADER_SIZE && isTransactionalDataBatch(records) ? batchProducerInfo(records) : null;
+    const transactions = ctx.broker.transactions;
+    const refusal = (): TxnRefused | null => {
+      const check = transactions.checkProduce(txn!.producerId, txn!.producerEpoch, stream.name, partition);
+      return check === 'NONE' ? null : new TxnRefused(ErrorCode[check], `transactional batch of producer ${txn!.producerId} epoch ${txn!.producerEpoch}: ${check}`);
+    };
+    let index: PartitionTxns | null = null;
+    if (txn !== null) {
+      const refused = refusal();
+      if (refused !== null) return failed(partition, refused.code, refused.message);
+      index = await transactions.index.partition(stream, partition);
+    }
+    const outcome = await ctx.producers.append(stream, partition, records, () => {
+      if (txn === null || index === null) return stream.appendBatch(partition, records);
+      // Checked again inside the partition's critical section and registered right before the append: a
+      // transaction that began ending meanwhile (Prepare*, its markers follow) gets no batch after its marker.
+      const refused = refusal();
+      if (refused !== null) throw refused;
+      const opened = index.begin(txn.producerId, stream.offsets(partition).endOffset);
+      return stream.appendBatch(partition, records).then(
+        (result) => {
+          if (opened) index!.settleFirst(txn.producerId, result.baseOffset);
+          return result;
+        },
+        (err: unknown) => {
+          // Nothing of this producer was appended after `begin` (appends are serialised here): forget it.
+          if (opened) index!.cancel(txn.producerId);
+          throw err;
+        },
+      );
+    });
     if (outcome.kind === 'duplicate') {
       // A retry of a batch already appended: Kafka answers success with the offsets it was first given.
       return { index: partition, errorCode: ErrorCode.NONE, baseOffset: outcome.baseOffset, logAppendTimeMs: -1, logStartOffset: stream.offsets(partition).startOffset, recordErrors: [], errorMessage: null };
@@ -67,6 +111,7 @@ async function appendPartition(ctx: KafkaContext, stream: Stream, partition: num
       errorMessage: null,
     };
   } catch (err) {
+    if (err instanceof TxnRefused) return failed(partition, err.code, err.message);
     const e = kafkaErrorOf(err);
     return failed(partition, e.code, e.message);
   }
