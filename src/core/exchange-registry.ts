@@ -19,6 +19,11 @@
  *   not exist are skipped. Publishing to an internal exchange is refused (TRIB_EXCHANGE_INTERNAL, 403) unless the
  *   caller is the broker itself (dead-lettering).
  *
+ * - tenants (AMQP virtual hosts): a tenant's exchanges and queues live in this one registry under scoped names
+ *   `<tenant>\0<name>` (tenantName); the default tenant `/` is unprefixed. addTenant() predeclares the tenant's
+ *   amq.* exchanges; the reserved `amq.` prefix is checked on the unscoped name. Tenants are not persisted: the
+ *   server adds the configured ones at every start (their durable exchanges are restored with the rest).
+ *
  * Mutators return what they removed, so the caller can update the MetadataStore (`exchange/<name>` holds
  * Exchange.toJSON(), bindings included); `restore()` rebuilds the registry from those records at boot.
  * Queue existence is the queue layer's business: bind() does not check it, and route() filters through the
@@ -26,6 +31,22 @@
  */
 import { BrokerError } from './broker-error.js';
 import { DEFAULT_EXCHANGE, Exchange, type Destination, type ExchangeDefinition, type ExchangeOptions, type ExchangeType, type FieldTable, type RouteResult, fieldValuesEqual } from './exchange.js';
+
+/** The default tenant (AMQP vhost `/`): its names are not prefixed. */
+export const DEFAULT_TENANT = '/';
+/** Separates a tenant from a name in a scoped name (a NUL: AMQP names never need it). */
+const TENANT_SEPARATOR = '\u0000';
+
+/** The core name of exchange or queue `name` of `tenant` (the name itself for the default tenant, and for ''). */
+export function tenantName(tenant: string, name: string): string {
+  return tenant === DEFAULT_TENANT || name === '' ? name : `${tenant}${TENANT_SEPARATOR}${name}`;
+}
+
+/** The tenant and unscoped name of a core name (tenantName's inverse). */
+export function splitTenantName(scoped: string): { tenant: string; name: string } {
+  const i = scoped.indexOf(TENANT_SEPARATOR);
+  return i < 0 ? { tenant: DEFAULT_TENANT, name: scoped } : { tenant: scoped.slice(0, i), name: scoped.slice(i + 1) };
+}
 
 /** The predeclared exchanges besides the default one. */
 export const PREDECLARED_EXCHANGES: ReadonlyArray<{ name: string; type: ExchangeType }> = [
@@ -66,6 +87,7 @@ export class ExchangeRegistry {
   private readonly queueExists: ((name: string) => boolean) | undefined;
   /** Reused by route(): one exchange's destinations at a time. */
   private readonly step: RouteResult = { queues: new Set(), exchanges: new Set() };
+  private readonly tenants = new Set<string>([DEFAULT_TENANT]);
 
   constructor(options: ExchangeRegistryOptions = {}) {
     this.queueExists = options.queueExists;
@@ -75,6 +97,21 @@ export class ExchangeRegistry {
 
   get(name: string): Exchange | undefined {
     return this.exchanges.get(name);
+  }
+
+  /** Adds a tenant (AMQP virtual host) and its predeclared amq.* exchanges. Idempotent. */
+  addTenant(tenant: string): void {
+    if (tenant === '' || tenant.includes(TENANT_SEPARATOR)) throw new BrokerError('TRIB_INVALID_NAME', `invalid tenant name ${JSON.stringify(tenant)}`);
+    if (this.tenants.has(tenant)) return;
+    this.tenants.add(tenant);
+    for (const { name, type } of PREDECLARED_EXCHANGES) {
+      const scoped = tenantName(tenant, name);
+      if (!this.exchanges.has(scoped)) this.exchanges.set(scoped, new Exchange({ name: scoped, type, durable: true }));
+    }
+  }
+
+  hasTenant(tenant: string): boolean {
+    return this.tenants.has(tenant);
   }
 
   has(name: string): boolean {
@@ -110,7 +147,7 @@ export class ExchangeRegistry {
       assertEquivalent(existing, options);
       return { exchange: existing, created: false };
     }
-    if (name.startsWith(RESERVED_PREFIX)) throw new BrokerError('TRIB_EXCHANGE_RESERVED', `exchange name '${name}' contains reserved prefix '${RESERVED_PREFIX}*'`);
+    if (splitTenantName(name).name.startsWith(RESERVED_PREFIX)) throw new BrokerError('TRIB_EXCHANGE_RESERVED', `exchange name '${splitTenantName(name).name}' contains reserved prefix '${RESERVED_PREFIX}*'`);
     const exchange = new Exchange(options);
     this.exchanges.set(name, exchange);
     return { exchange, created: true };
@@ -121,7 +158,7 @@ export class ExchangeRegistry {
    * exchanges that lost their last binding through it.
    */
   delete(name: string, options: { ifUnused?: boolean } = {}): string[] {
-    if (name === DEFAULT_EXCHANGE || name.startsWith(RESERVED_PREFIX)) {
+    if (name === DEFAULT_EXCHANGE || splitTenantName(name).name.startsWith(RESERVED_PREFIX)) {
       if (this.exchanges.has(name)) throw new BrokerError('TRIB_EXCHANGE_RESERVED', `deletion of system exchange '${name}' not allowed`);
     }
     const ex = this.exchanges.get(name);

@@ -22,11 +22,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { BrokerError, isBrokerError } from './broker-error.js';
 import type { Broker } from './broker.js';
-import type { Cursor } from './cursor/cursor.js';
-import type { DeadLetterDecision } from './cursor/cursor-state.js';
+import { DEFAULT_TENANT, splitTenantName, tenantName } from './exchange-registry.js';
+import { Cursor, type StartPolicy } from './cursor/cursor.js';
+import type { DeadLetterDecision, Delivery } from './cursor/cursor-state.js';
+import type { Consumer } from './cursor/dispatch.js';
 import type { Principal } from './principal.js';
 import type { Stream, PublishAck } from './stream.js';
-import type { Record, RecordHeader } from '../storage/record-batch.js';
+import { ATTR_CONTROL, OFFSET_ATTRIBUTES, decodeRecordBatch, iterateBatches, type Record, type RecordHeader } from '../storage/record-batch.js';
 
 /** Record headers a queue message carries (beyond the publisher's own headers). */
 export const QUEUE_HEADERS = {
@@ -63,6 +65,8 @@ export type OverflowMode = 'drop-head' | 'reject-publish' | 'reject-publish-dlx'
 export interface QueueArguments {
   messageTtlMs?: number;
   maxLength?: number;
+  /** x-max-length-bytes: ready message body bytes allowed (RabbitMQ counts bodies only). */
+  maxLengthBytes?: number;
   overflow: OverflowMode;
   deadLetterExchange?: string;
   deadLetterRoutingKey?: string;
@@ -73,13 +77,33 @@ export interface QueueArguments {
   expiresMs?: number;
   /** x-delivery-limit: redeliveries allowed before the message is dead-lettered ('delivery_limit'). */
   deliveryLimit?: number;
-  queueType: 'classic' | 'quorum';
+  queueType: QueueType;
+  /** Stream queues: x-max-age (ms) and x-max-length-bytes as the log's retention; x-stream-max-segment-size-bytes. */
+  streamMaxAgeMs?: number;
+  streamMaxBytes?: number;
+  streamSegmentBytes?: number;
 }
+
+export type QueueType = 'classic' | 'quorum' | 'stream';
+
+/** Queue arguments a stream queue refuses (RabbitMQ: "invalid arg ... of queue type rabbit_stream_queue"). */
+const NOT_FOR_STREAMS = [
+  'x-dead-letter-exchange',
+  'x-dead-letter-routing-key',
+  'x-max-length',
+  'x-message-ttl',
+  'x-overflow',
+  'x-max-priority',
+  'x-expires',
+  'x-single-active-consumer',
+  'x-delivery-limit',
+] as const;
 
 /** Arguments compared on redeclare (RabbitMQ's equivalence check). */
 const EQUIVALENCE_ARGS = [
   'x-message-ttl',
   'x-max-length',
+  'x-max-length-bytes',
   'x-overflow',
   'x-dead-letter-exchange',
   'x-dead-letter-routing-key',
@@ -87,6 +111,8 @@ const EQUIVALENCE_ARGS = [
   'x-single-active-consumer',
   'x-delivery-limit',
   'x-expires',
+  'x-max-age',
+  'x-stream-max-segment-size-bytes',
 ] as const;
 
 /** Until a sweep finds nothing left, an idle queue with expiring messages is swept this often. */
@@ -125,8 +151,10 @@ declare module './metadata.js' {
 }
 
 export interface DeclareQueueOptions {
-  /** '' asks for a server-generated name (amq.gen-…). */
+  /** '' asks for a server-generated name (amq.gen-…). A tenant's queue has a scoped name (tenantName). */
   name: string;
+  /** The tenant (AMQP vhost) a server-generated name is made for; default '/'. */
+  tenant?: string;
   durable?: boolean;
   exclusive?: boolean;
   autoDelete?: boolean;
@@ -158,6 +186,12 @@ export class Queue {
   readonly args: QueueArguments;
   /** Appends started and not yet resolved (counted against x-max-length). */
   pendingAppends = 0;
+  /**
+   * Body bytes of every unsettled message counted at the last (re)count, plus those appended since (appends in
+   * progress included), and the cursor's settledBytes at that recount. Kept only with x-max-length-bytes.
+   */
+  bytesIn = 0;
+  settledBytesBase = 0;
   /** A drop-head trim is running. */
   trimming = false;
   /** TTL sweep timer and when it fires (ms). */
@@ -177,6 +211,14 @@ export class Queue {
     this.args = parseQueueArguments(definition.arguments);
   }
 
+  /** Stream queues: consumers reading with their own position (openReader). */
+  readers = 0;
+
+  /** x-queue-type stream: a log read by each consumer from its own offset; nothing is removed by acks. */
+  get isStream(): boolean {
+    return this.args.queueType === 'stream';
+  }
+
   /** Priority levels (partitions of the stream); 1 without x-max-priority. */
   get levels(): number {
     return (this.args.maxPriority ?? 0) + 1;
@@ -186,15 +228,53 @@ export class Queue {
     return this.definition.name;
   }
 
-  /** Ready messages: neither in flight nor settled. */
+  /** Ready messages: neither in flight nor settled. A stream queue: the records its log holds. */
   get messageCount(): number {
+    if (this.isStream) {
+      const log = this.stream.partitionLog(0);
+      return log.highWatermark - log.startOffset;
+    }
     let backlog = 0;
     for (let l = 0; l < this.levels; l++) backlog += this.cursor.backlog(l);
     return Math.max(0, backlog - this.inFlight());
   }
 
   get consumerCount(): number {
-    return this.cursor.consumers.length;
+    return this.isStream ? this.readers : this.cursor.consumers.length;
+  }
+
+  /**
+   * A stream queue consumer's own position: a non-durable cursor over the log from `start` (x-stream-offset).
+   * Acks only return credit; nothing is persisted and the log keeps its records (retention decides). Close it
+   * with closeReader.
+   */
+  async openReader(id: string, start: StartPolicy, deliver: (consumer: Consumer, delivery: Delivery) => boolean | void, onError: (err: unknown) => void): Promise<Cursor> {
+    const log = this.stream.partitionLog(0);
+    // Every reader listens to the log's appends: many consumers of one stream are normal, not a leak.
+    if (log.getMaxListeners() !== 0) log.setMaxListeners(0);
+    const reader = await Cursor.open({ id: `${this.definition.stream}/reader/${id}`, sources: [log], mode: 'exclusive', startPolicy: start, deliver, onError });
+    this.readers++;
+    return reader;
+  }
+
+  closeReader(reader: Cursor): void {
+    this.readers--;
+    void reader.close().catch(() => undefined);
+  }
+
+  /**
+   * Ready body bytes (x-max-length-bytes): counted in, minus what the cursor settled since the recount, minus
+   * what is in flight or being dead-lettered. Appends in progress count as ready. Tracked only with the argument.
+   */
+  get readyBytes(): number {
+    const st = this.cursor.state;
+    return Math.max(0, this.bytesIn - (st.settledBytes - this.settledBytesBase) - st.inFlightBytes - st.deadLetteringBytes);
+  }
+
+  /** Over x-max-length or x-max-length-bytes (drop-head trims until it is not). */
+  get overLimit(): boolean {
+    const a = this.args;
+    return (a.maxLength !== undefined && this.messageCount > a.maxLength) || (a.maxLengthBytes !== undefined && this.readyBytes > a.maxLengthBytes);
   }
 
   private inFlight(): number {
@@ -235,6 +315,7 @@ export class QueueRegistry {
       const queue = new Queue(def, stream, cursor, null);
       registry.queues.set(def.name, queue);
       registry.installHooks(queue);
+      if (queue.args.maxLengthBytes !== undefined) await recountBytes(queue);
       registry.armSweep(queue, Date.now());
       registry.touch(queue);
     }
@@ -266,11 +347,12 @@ export class QueueRegistry {
     let name = options.name;
     if (name === '') {
       if (options.passive === true) throw new BrokerError('TRIB_QUEUE_NOT_FOUND', 'a passive declare needs a queue name');
-      name = SERVER_NAMED_PREFIX + randomBytes(16).toString('base64url');
+      name = tenantName(options.tenant ?? DEFAULT_TENANT, SERVER_NAMED_PREFIX + randomBytes(16).toString('base64url'));
     } else {
-      if (Buffer.byteLength(name, 'utf8') > MAX_QUEUE_NAME_BYTES) throw new BrokerError('TRIB_QUEUE_INVALID_NAME', `queue name longer than ${MAX_QUEUE_NAME_BYTES} bytes`);
-      if (options.passive !== true && name.startsWith('amq.') && !this.queues.has(name)) {
-        throw new BrokerError('TRIB_QUEUE_RESERVED', `queue name '${name}' contains reserved prefix 'amq.*'`);
+      const own = splitTenantName(name).name;
+      if (Buffer.byteLength(own, 'utf8') > MAX_QUEUE_NAME_BYTES) throw new BrokerError('TRIB_QUEUE_INVALID_NAME', `queue name longer than ${MAX_QUEUE_NAME_BYTES} bytes`);
+      if (options.passive !== true && own.startsWith('amq.') && !this.queues.has(name)) {
+        throw new BrokerError('TRIB_QUEUE_RESERVED', `queue name '${own}' contains reserved prefix 'amq.*'`);
       }
     }
     const inFlight = this.pending.get(name);
@@ -299,9 +381,10 @@ export class QueueRegistry {
   private async create(principal: Principal, name: string, options: DeclareQueueOptions): Promise<Queue> {
     const exclusive = options.exclusive === true;
     const args = parseQueueArguments(options.arguments ?? {});
-    if (args.queueType === 'quorum' && (options.durable !== true || exclusive || options.autoDelete === true)) {
-      throw new BrokerError('TRIB_QUEUE_INEQUIVALENT', `invalid property for quorum queue '${name}': it must be durable, not exclusive and not auto-delete`);
+    if (args.queueType !== 'classic' && (options.durable !== true || exclusive || options.autoDelete === true)) {
+      throw new BrokerError('TRIB_QUEUE_INEQUIVALENT', `invalid property for ${args.queueType} queue '${name}': it must be durable, not exclusive and not auto-delete`);
     }
+    const isStream = args.queueType === 'stream';
     const durable = options.durable === true && !exclusive;
     const levels = (args.maxPriority ?? 0) + 1;
     const def: QueueDefinition = {
@@ -317,11 +400,14 @@ export class QueueRegistry {
     if (stream === undefined) {
       stream = (await this.broker.createStream(principal, {
         name: def.stream,
-        retention: 'workqueue',
+        // A stream queue is a log with retention limits (RabbitMQ streams); a classic queue a workqueue.
+        retention: isStream ? 'limits' : 'workqueue',
         storage: durable ? 'file' : 'memory',
         subjects: [],
         partitions: levels,
         ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes + RECORD_OVERHEAD_BYTES }),
+        ...(isStream ? { maxAgeMs: args.streamMaxAgeMs ?? -1, maxBytes: args.streamMaxBytes ?? -1 } : {}),
+        ...(args.streamSegmentBytes !== undefined ? { configs: { 'segment.bytes': String(args.streamSegmentBytes) } } : {}),
       }))!;
     }
     // Levels highest first: the cursor serves partition `maxPriority` before the lower ones.
@@ -365,6 +451,7 @@ export class QueueRegistry {
   /** queue.purge: acks every ready message (in-flight ones stay with their consumers). Resolves with the count. */
   async purge(name: string, owner?: string): Promise<number> {
     const q = this.require(name, owner);
+    if (q.isStream) throw new BrokerError('TRIB_QUEUE_INEQUIVALENT', `queue '${name}' is a stream: it cannot be purged`);
     let count = 0;
     for (;;) {
       const batch = await q.cursor.fetch(1000, { autoAck: true });
@@ -381,7 +468,12 @@ export class QueueRegistry {
    */
   async publish(queue: Queue, value: Buffer, headers: RecordHeader[], timestamp = Date.now(), options: { priority?: number; expirationMs?: number } = {}): Promise<PublishAck | null> {
     const a = queue.args;
-    if (a.maxLength !== undefined && a.overflow !== 'drop-head' && queue.messageCount + queue.pendingAppends >= a.maxLength) {
+    // RabbitMQ's will_overflow: refused when one more message would exceed x-max-length or x-max-length-bytes.
+    if (
+      a.overflow !== 'drop-head' &&
+      ((a.maxLength !== undefined && queue.messageCount + queue.pendingAppends >= a.maxLength) ||
+        (a.maxLengthBytes !== undefined && queue.readyBytes + value.length > a.maxLengthBytes))
+    ) {
       if (a.overflow === 'reject-publish-dlx') await this.deadLetter(queue, { value, headers, timestamp }, 'maxlen');
       return null;
     }
@@ -395,11 +487,29 @@ export class QueueRegistry {
     }
     const level = queue.levels === 1 ? 0 : Math.max(0, Math.min(options.priority ?? 0, queue.levels - 1));
     queue.pendingAppends++;
+    const counted = a.maxLengthBytes === undefined ? 0 : value.length;
+    queue.bytesIn += counted;
     try {
       return await queue.stream.publish({ subject: queue.stream.name, key: null, value, headers: recordHeaders, timestamp }, level);
+    } catch (err) {
+      queue.bytesIn -= counted;
+      throw err;
     } finally {
       queue.pendingAppends--;
-      if (a.maxLength !== undefined && a.overflow === 'drop-head') void this.trim(queue);
+      if ((a.maxLength !== undefined || a.maxLengthBytes !== undefined) && a.overflow === 'drop-head') void this.trim(queue);
+    }
+  }
+
+  /**
+   * A message reached the queue's stream without publish() (a delayed message released by the core's delay
+   * scheduler): counted for x-max-length-bytes.
+   */
+  appended(streamName: string, bytes: number): void {
+    for (const q of this.queues.values()) {
+      if (q.definition.stream === streamName) {
+        if (q.args.maxLengthBytes !== undefined) q.bytesIn += bytes;
+        return;
+      }
     }
   }
 
@@ -408,7 +518,7 @@ export class QueueRegistry {
     if (queue.trimming) return;
     queue.trimming = true;
     try {
-      while (queue.messageCount > queue.args.maxLength! && this.queues.get(queue.name) === queue) {
+      while (queue.overLimit && this.queues.get(queue.name) === queue) {
         const d = await queue.cursor.get();
         if (d === null) break;
         await this.deadLetter(queue, d.record, 'maxlen').catch(() => undefined);
@@ -570,9 +680,13 @@ export function parseQueueArguments(raw: { [key: string]: unknown }): QueueArgum
   const overflow = str('x-overflow') ?? 'drop-head';
   if (overflow !== 'drop-head' && overflow !== 'reject-publish' && overflow !== 'reject-publish-dlx') bad('x-overflow', `unknown value '${overflow}'`);
   const queueType = str('x-queue-type') ?? 'classic';
-  if (queueType === 'stream') bad('x-queue-type', 'stream queues are not supported yet');
-  if (queueType !== 'classic' && queueType !== 'quorum') bad('x-queue-type', `unknown queue type '${queueType}'`);
-  if (raw['x-max-length-bytes'] !== undefined) bad('x-max-length-bytes', 'not supported yet');
+  if (queueType !== 'classic' && queueType !== 'quorum' && queueType !== 'stream') bad('x-queue-type', `unknown queue type '${queueType}'`);
+  const stream = queueType === 'stream';
+  if (stream) {
+    for (const arg of NOT_FOR_STREAMS) if (raw[arg] !== undefined) bad(arg, 'not supported by queue type stream');
+  }
+  const maxAge = str('x-max-age');
+  const streamMaxAgeMs = maxAge === undefined ? undefined : parseMaxAge(maxAge) ?? bad('x-max-age', `'${maxAge}' is not a number and one of Y M D h m s`);
   const maxPriority = nonNegInt('x-max-priority');
   if (maxPriority !== undefined && (maxPriority < 1 || maxPriority > 255)) bad('x-max-priority', 'must be between 1 and 255');
   const expiresMs = nonNegInt('x-expires');
@@ -582,6 +696,11 @@ export function parseQueueArguments(raw: { [key: string]: unknown }): QueueArgum
   return {
     messageTtlMs: nonNegInt('x-message-ttl'),
     maxLength: nonNegInt('x-max-length'),
+    // For a stream, x-max-length-bytes is the log's retention (whole segments), not a ready-bytes limit.
+    maxLengthBytes: stream ? undefined : nonNegInt('x-max-length-bytes'),
+    streamMaxBytes: stream ? nonNegInt('x-max-length-bytes') : undefined,
+    streamMaxAgeMs,
+    streamSegmentBytes: nonNegInt('x-stream-max-segment-size-bytes'),
     overflow: overflow as OverflowMode,
     deadLetterExchange: str('x-dead-letter-exchange'),
     deadLetterRoutingKey: str('x-dead-letter-routing-key'),
@@ -589,17 +708,64 @@ export function parseQueueArguments(raw: { [key: string]: unknown }): QueueArgum
     singleActiveConsumer: sac === true,
     deliveryLimit: nonNegInt('x-delivery-limit'),
     expiresMs,
-    queueType: queueType as 'classic' | 'quorum',
+    queueType: queueType as QueueType,
   };
 }
 
+const AGE_UNIT_MS: { [unit: string]: number } = { Y: 365 * 86_400_000, M: 30 * 86_400_000, D: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
+
+/** RabbitMQ's x-max-age (and x-stream-offset interval) syntax: digits and one unit of Y M D h m s; ms or null. */
+export function parseMaxAge(value: string): number | null {
+  const m = /^([0-9]+)([YMDhms])$/.exec(value);
+  return m === null ? null : Number(m[1]) * AGE_UNIT_MS[m[2]];
+}
+
+/**
+ * Recounts a queue's unsettled body bytes from its logs and cursor (after a restart): every record from the ack
+ * floor to the end that the cursor has not acked. Bounded by x-max-length-bytes plus what is in flight.
+ */
+async function recountBytes(queue: Queue): Promise<void> {
+  const cursor = queue.cursor;
+  const base = cursor.state.settledBytes;
+  let bytes = 0;
+  for (let level = 0; level < cursor.sources.length; level++) {
+    const log = cursor.sources[level];
+    let offset = Math.max(cursor.ackFloor(level), log.startOffset);
+    while (offset < log.highWatermark) {
+      const { records } = await log.read(offset, 1024 * 1024);
+      let next = offset;
+      for (const { position } of iterateBatches(records)) {
+        const control = (records.readInt16BE(position + OFFSET_ATTRIBUTES) & ATTR_CONTROL) !== 0;
+        for (const r of decodeRecordBatch(records, position)) {
+          next = Math.max(next, r.offset + 1);
+          if (!control && r.offset >= offset && !cursor.state.isAcked(level, r.offset)) bytes += r.value === null ? 0 : r.value.length;
+        }
+      }
+      if (next <= offset) break;
+      offset = next;
+    }
+  }
+  queue.bytesIn = bytes;
+  queue.settledBytesBase = base;
+}
+
 const registries = new WeakMap<Broker, Promise<QueueRegistry>>();
+/** Registries already open (the delay scheduler may release before any protocol opened one). */
+const openRegistries = new WeakMap<Broker, QueueRegistry>();
+
+/** The core's delay scheduler appended to `streamName`: a queue with x-max-length-bytes counts it. */
+export function noteQueueAppend(broker: Broker, streamName: string, bytes: number): void {
+  openRegistries.get(broker)?.appended(streamName, bytes);
+}
 
 /** The one QueueRegistry of a broker, opened on first use (every protocol shares it). */
 export function queueRegistryOf(broker: Broker, principal: Principal): Promise<QueueRegistry> {
   let r = registries.get(broker);
   if (r === undefined) {
-    r = QueueRegistry.open(broker, principal);
+    r = QueueRegistry.open(broker, principal).then((registry) => {
+      openRegistries.set(broker, registry);
+      return registry;
+    });
     registries.set(broker, r);
   }
   return r;

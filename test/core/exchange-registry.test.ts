@@ -191,3 +191,24 @@ test('definitions restore an equal registry through JSON text', () => {
   assert.deepEqual(sorted(copy.route('t', 'a.b', { n: 5 })), ['hq']);
   assert.deepEqual(sorted(copy.route('t', 'z')), ['dead']);
 });
+
+test('tenants: scoped names round-trip, addTenant predeclares amq.* for the tenant, amq. is reserved within it', async () => {
+  const { tenantName, splitTenantName, DEFAULT_TENANT } = await import('../../src/core/exchange-registry.js');
+  assert.equal(tenantName(DEFAULT_TENANT, 'q'), 'q');
+  assert.equal(tenantName('v1', ''), '', 'the default exchange is every tenant’s');
+  assert.deepEqual(splitTenantName(tenantName('v1', 'a.b')), { tenant: 'v1', name: 'a.b' });
+  assert.deepEqual(splitTenantName('plain'), { tenant: '/', name: 'plain' });
+  const r = new ExchangeRegistry();
+  assert.equal(r.hasTenant('v1'), false);
+  r.addTenant('v1');
+  r.addTenant('v1');
+  assert.equal(r.hasTenant('v1'), true);
+  assert.equal(r.get(tenantName('v1', 'amq.topic'))?.type, 'topic');
+  assert.throws(() => r.declare({ name: tenantName('v1', 'amq.mine'), type: 'direct' }), /reserved/);
+  assert.throws(() => r.delete(tenantName('v1', 'amq.direct')), /not allowed/);
+  r.declare({ name: tenantName('v1', 'x'), type: 'fanout' });
+  r.bind(tenantName('v1', 'x'), { kind: 'queue', name: tenantName('v1', 'q') });
+  assert.deepEqual([...r.route(tenantName('v1', 'x'), 'k')], [tenantName('v1', 'q')]);
+  assert.equal(r.get('x'), undefined, 'the default tenant does not see it');
+  assert.throws(() => r.addTenant('bad\u0000name'), /invalid tenant/);
+});

@@ -323,6 +323,13 @@ export class CursorState {
   // so a scan in progress restarts instead of using stale indices.
   private pendingVersion = 0;
   private delivered = 0;
+  /**
+   * Value bytes of the records settled as acked since this state was made (acks, dead-letters done, filtered),
+   * counting only records whose bytes were known (loaded); and of the records in flight now. A queue derives its
+   * ready bytes from them (x-max-length-bytes): bytes appended − settledBytes − inFlightBytes − deadLetteringBytes.
+   */
+  settledBytes = 0;
+  inFlightBytes = 0;
 
   constructor(options: CursorStateOptions) {
     this.dispatch = options.dispatch;
@@ -508,7 +515,7 @@ export class CursorState {
           }
           if (!this.matches(r)) {
             this.removePendingCounted(L, i, false);
-            this.ackOffset(L, e.offset);
+            this.ackOffset(L, e.offset, e.bytes);
             continue;
           }
           if (this.isExpired(r, now)) {
@@ -560,7 +567,7 @@ export class CursorState {
         }
         if (!this.matches(r)) {
           this.consumeBuffered(L, r);
-          this.ackOffset(L, r.offset);
+          this.ackOffset(L, r.offset, valueBytes(r));
           continue;
         }
         if (this.isExpired(r, now)) {
@@ -620,6 +627,7 @@ export class CursorState {
     e.state = IN_FLIGHT;
     L.inFlight.set(e.offset, e);
     this.dispatch.onDeliver(c, e.bytes, e.keyHash);
+    this.inFlightBytes += e.bytes;
     // First deliveries straight from the buffer are implied by `next` (count 1); anything else is explicit.
     if (fromPending) this.journalCount(L, e.offset, e.deliveryCount);
     const delayMs = this.delayFor(e.deliveryCount);
@@ -647,15 +655,15 @@ export class CursorState {
    */
   ack(level: number, offset: number): boolean {
     const L = this.levels[level];
-    const e = L.inFlight.get(offset);
+    let e = L.inFlight.get(offset);
     if (e !== undefined) {
       this.settleInFlight(L, e);
     } else {
       const i = L.pending.indexOf(offset);
       if (i < 0) return false;
-      this.removePendingCounted(L, i);
+      e = this.removePendingCounted(L, i);
     }
-    this.ackOffset(L, offset);
+    this.ackOffset(L, offset, e.bytes);
     return true;
   }
 
@@ -666,7 +674,7 @@ export class CursorState {
     for (const e of L.inFlight.values()) {
       if (e.offset > offset || (consumer !== undefined && e.consumer !== consumer)) continue;
       this.settleInFlight(L, e);
-      this.ackOffset(L, e.offset);
+      this.ackOffset(L, e.offset, e.bytes);
       n++;
     }
     return n;
@@ -705,8 +713,10 @@ export class CursorState {
   /** The dead-letter target accepted the record: it is settled as acked. */
   completeDeadLetter(level: number, offset: number): void {
     const L = this.levels[level];
-    if (!L.deadLettering.delete(offset)) return;
-    this.ackOffset(L, offset);
+    const e = L.deadLettering.get(offset);
+    if (e === undefined) return;
+    L.deadLettering.delete(offset);
+    this.ackOffset(L, offset, e.record === null ? e.bytes : valueBytes(e.record));
   }
 
   /**
@@ -770,6 +780,7 @@ export class CursorState {
       // Empty buckets are dropped lazily by expireDue; the timer may fire once for nothing, which is cheap.
     }
     if (e.consumer !== null) this.dispatch.onSettle(e.consumer, e.bytes, e.keyHash);
+    this.inFlightBytes -= e.bytes;
     e.consumer = null;
   }
 
@@ -804,8 +815,10 @@ export class CursorState {
 
   // ---- journal and persistence ----------------------------------------------------------------------
 
-  private ackOffset(L: LevelState, offset: number): void {
+  /** Acks one offset; `bytes` is its record's value size when known (settledBytes). */
+  private ackOffset(L: LevelState, offset: number, bytes = 0): void {
     if (!L.acks.add(offset)) return;
+    this.settledBytes += bytes;
     const j = L.journalAcks;
     const n = j.length;
     if (n > 0 && j[n - 1] === offset) j[n - 1] = offset + 1;
@@ -917,6 +930,13 @@ export class CursorState {
   get pendingCount(): number {
     let n = 0;
     for (const L of this.levels) n += L.pending.length;
+    return n;
+  }
+
+  /** Value bytes of the records being dead-lettered now (known records only). */
+  get deadLetteringBytes(): number {
+    let n = 0;
+    for (const L of this.levels) for (const e of L.deadLettering.values()) n += e.record === null ? e.bytes : valueBytes(e.record);
     return n;
   }
 

@@ -17,12 +17,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Consumer } from '../../core/cursor/dispatch.js';
+import type { Cursor, StartPolicy } from '../../core/cursor/cursor.js';
 import type { Delivery } from '../../core/cursor/cursor-state.js';
 import type { DeliveryTarget } from '../../core/broker.js';
 import { EXCHANGE_TYPES, type ExchangeType } from '../../core/exchange.js';
-import { QUEUE_HEADERS, type Queue } from '../../core/queue-registry.js';
+import { QUEUE_HEADERS, parseMaxAge, type Queue } from '../../core/queue-registry.js';
+import { DEFAULT_TENANT, splitTenantName, tenantName } from '../../core/exchange-registry.js';
 import type { Message } from '../../core/message.js';
 import { isValidSubject } from '../../core/router/subject.js';
+import { amqpRoutingKeyToSubject } from '../../core/router/translate.js';
 import type { RecordHeader } from '../../storage/record-batch.js';
 import {
   FrameType,
@@ -34,8 +37,10 @@ import {
   encodeMethodWithContent,
   encodeMethodWithRawContent,
   fieldTableToObject,
+  fieldValueToPlain,
   type BasicProperties,
   type FieldTable,
+  type FieldValue,
   type Method,
   type MethodArgs,
 } from './codec/index.js';
@@ -51,6 +56,8 @@ class ChannelConsumer implements DeliveryTarget {
     readonly queue: Queue,
     readonly noAck: boolean,
     readonly exclusive: boolean,
+    /** The queue's shared cursor, or for a stream queue this consumer's own reader. */
+    readonly cursor: Cursor,
   ) {}
   deliver(delivery: Delivery): boolean {
     return this.channel.deliver(this, delivery);
@@ -59,6 +66,8 @@ class ChannelConsumer implements DeliveryTarget {
 
 interface Unacked {
   queue: Queue;
+  /** The cursor that delivered it (the queue's, or a stream consumer's reader). */
+  cursor: Cursor;
   delivery: Delivery;
   /** null for basic.get. */
   consumerTag: string | null;
@@ -87,7 +96,12 @@ export class AmqpChannel {
   private nextTag = 1;
   private readonly unacked = new Map<number, Unacked>();
   private readonly consumers = new Map<string, ChannelConsumer>();
+  /** basic.qos global=false: the prefetch of consumers created afterwards. */
   private prefetchCount = 0;
+  /** basic.qos global=true: unacked deliveries allowed to all the channel's consumers together (0 = no limit). */
+  private channelPrefetch = 0;
+  /** Unacked deliveries to this channel's consumers (not basic.get, not stale), for channelPrefetch. */
+  private consumerUnacked = 0;
   /** Last queue declared on the channel: '' in queue.bind/consume/… means it (AMQP 0-9-1). */
   private lastQueue = '';
   // Publisher confirms.
@@ -128,6 +142,8 @@ export class AmqpChannel {
         if (this.content !== null) throw new AmqpError('UNEXPECTED_FRAME', `expected content header for class 60, got a method frame on channel ${this.id}`, 60, 40);
         const m = decodeMethod(payload);
         if (m.name === 'BasicPublish') {
+          this.conn.traffic.messagesIn++;
+          this.conn.publishing();
           this.content = { args: m.args, header: null, properties: null, bodySize: 0, chunks: [], have: 0 };
           return;
         }
@@ -239,31 +255,34 @@ export class AmqpChannel {
           throw new AmqpError('COMMAND_INVALID', `invalid exchange type '${a.type}'`);
         }
         if (a.exchange === '') throw new AmqpError('ACCESS_REFUSED', 'operation not permitted on the default exchange');
+        // The alternate exchange is named within the vhost, like the exchange itself.
+        if (typeof exArgs['alternate-exchange'] === 'string') exArgs['alternate-exchange'] = this.ex(exArgs['alternate-exchange']);
         await broker.declareExchange(
           principal,
-          { name: a.exchange, type: type as ExchangeType, durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: exArgs },
+          { name: this.ex(a.exchange), type: type as ExchangeType, durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: exArgs },
           { passive: a.passive },
         );
         if (!a.nowait) conn.sendMethod(this.id, 'ExchangeDeclareOk', {});
         return;
       }
       case 'ExchangeDelete':
-        await broker.deleteExchange(principal, m.args.exchange, { ifUnused: m.args.ifUnused });
+        await broker.deleteExchange(principal, this.ex(m.args.exchange), { ifUnused: m.args.ifUnused });
         if (!m.args.nowait) conn.sendMethod(this.id, 'ExchangeDeleteOk', {});
         return;
       case 'ExchangeBind':
-        await broker.bind(principal, m.args.source, { kind: 'exchange', name: m.args.destination }, m.args.routingKey, fieldTableToObject(m.args.arguments));
+        await broker.bind(principal, this.ex(m.args.source), { kind: 'exchange', name: this.ex(m.args.destination) }, m.args.routingKey, fieldTableToObject(m.args.arguments));
         if (!m.args.nowait) conn.sendMethod(this.id, 'ExchangeBindOk', {});
         return;
       case 'ExchangeUnbind':
-        await broker.unbind(principal, m.args.source, { kind: 'exchange', name: m.args.destination }, m.args.routingKey, fieldTableToObject(m.args.arguments));
+        await broker.unbind(principal, this.ex(m.args.source), { kind: 'exchange', name: this.ex(m.args.destination) }, m.args.routingKey, fieldTableToObject(m.args.arguments));
         if (!m.args.nowait) conn.sendMethod(this.id, 'ExchangeUnbindOk', {});
         return;
 
       case 'QueueDeclare': {
         const a = m.args;
         const { queue } = await conn.queues.declare(principal, {
-          name: a.queue,
+          name: this.qn(a.queue),
+          tenant: conn.vhost,
           durable: a.durable,
           exclusive: a.exclusive,
           autoDelete: a.autoDelete,
@@ -273,22 +292,25 @@ export class AmqpChannel {
           maxMessageBytes: conn.options.maxMessageBytes,
         });
         this.lastQueue = queue.name;
-        if (!a.nowait) conn.sendMethod(this.id, 'QueueDeclareOk', { queue: queue.name, messageCount: queue.messageCount, consumerCount: queue.consumerCount });
+        if (!a.nowait) conn.sendMethod(this.id, 'QueueDeclareOk', { queue: splitTenantName(queue.name).name, messageCount: queue.messageCount, consumerCount: queue.consumerCount });
         return;
       }
       case 'QueueBind': {
         const q = conn.queues.require(this.queueName(m.args.queue), conn.owner);
-        await broker.bind(principal, m.args.exchange, { kind: 'queue', name: q.name }, m.args.routingKey, fieldTableToObject(m.args.arguments));
+        await broker.bind(principal, this.ex(m.args.exchange), { kind: 'queue', name: q.name }, m.args.routingKey, fieldTableToObject(m.args.arguments));
         if (!m.args.nowait) conn.sendMethod(this.id, 'QueueBindOk', {});
         return;
       }
       case 'QueueUnbind': {
         const q = conn.queues.require(this.queueName(m.args.queue), conn.owner);
-        await broker.unbind(principal, m.args.exchange, { kind: 'queue', name: q.name }, m.args.routingKey, fieldTableToObject(m.args.arguments));
+        await broker.unbind(principal, this.ex(m.args.exchange), { kind: 'queue', name: q.name }, m.args.routingKey, fieldTableToObject(m.args.arguments));
         conn.sendMethod(this.id, 'QueueUnbindOk', {});
         return;
       }
       case 'QueuePurge': {
+        if (conn.queues.get(this.queueName(m.args.queue))?.isStream === true) {
+          throw new AmqpError('NOT_IMPLEMENTED', `queue.purge not supported by stream queues queue '${this.queueName(m.args.queue)}'`, 50, 30);
+        }
         const count = await conn.queues.purge(this.queueName(m.args.queue), conn.owner);
         if (!m.args.nowait) conn.sendMethod(this.id, 'QueuePurgeOk', { messageCount: count });
         return;
@@ -303,13 +325,20 @@ export class AmqpChannel {
       }
 
       case 'BasicQos':
-        // RabbitMQ: global=false applies to consumers created afterwards on the channel; global=true (per
-        // channel) is approximated per consumer as well.
-        this.prefetchCount = m.args.prefetchCount;
+        // RabbitMQ refuses a byte window (rabbit_channel: "prefetch_size!=0"), a connection error.
+        if (m.args.prefetchSize !== 0) throw new AmqpError('NOT_IMPLEMENTED', `prefetch_size!=0 (${m.args.prefetchSize})`, 60, 10);
+        // RabbitMQ: global=false is the prefetch of consumers created afterwards on the channel; global=true
+        // limits the unacked deliveries of all the channel's consumers together. Both may apply.
+        if (m.args.global) {
+          this.channelPrefetch = m.args.prefetchCount;
+          this.resumeConsumers();
+        } else {
+          this.prefetchCount = m.args.prefetchCount;
+        }
         conn.sendMethod(this.id, 'BasicQosOk', {});
         return;
       case 'BasicConsume':
-        this.consume(m.args);
+        await this.consume(m.args);
         return;
       case 'BasicCancel': {
         const tag = m.args.consumerTag;
@@ -371,8 +400,25 @@ export class AmqpChannel {
     else op();
   }
 
+  /** The core name of an exchange of this connection's vhost ('' stays the default exchange). */
+  private ex(name: string): string {
+    return this.scoped(name);
+  }
+
+  /** The core name of a queue of this connection's vhost. */
+  private qn(name: string): string {
+    return this.scoped(name);
+  }
+
+  /** A NUL separates a vhost from a name in the core (tenantName): a client name holding one could reach another vhost. */
+  private scoped(name: string): string {
+    if (name.includes('\u0000')) throw new AmqpError('PRECONDITION_FAILED', 'exchange and queue names may not contain NUL');
+    return tenantName(this.conn.vhost, name);
+  }
+
+  /** A queue name from the client ('' = the last declared) as the core names it. */
   private queueName(name: string): string {
-    if (name !== '') return name;
+    if (name !== '') return this.qn(name);
     if (this.lastQueue === '') throw new AmqpError('NOT_FOUND', 'no previously declared queue');
     return this.lastQueue;
   }
@@ -401,15 +447,20 @@ export class AmqpChannel {
       return;
     }
     const headersObj = props.headers === undefined ? undefined : fieldTableToObject(props.headers);
-    const routed = this.conn.broker.exchanges.route(a.exchange, a.routingKey, headersObj);
+    // The default exchange routes to the queue its key names, within the vhost.
+    // (A key with a NUL names no queue: it could only name another vhost's.)
+    const routed = a.exchange === '' && a.routingKey.includes('\u0000')
+      ? []
+      : this.conn.broker.exchanges.route(this.ex(a.exchange), a.exchange === '' ? this.qn(a.routingKey) : a.routingKey, headersObj);
     const targets: Queue[] = [];
     for (const name of routed) {
       const q = queues.get(name);
       if (q !== undefined) targets.push(q);
     }
     // Interop (DESIGN.md): a publish on amq.topic is also a publish of subject <routing key> on the Router, so
-    // NATS/MQTT subscribers and streams capturing that subject get it.
-    const subject = a.exchange === 'amq.topic' && isValidSubject(a.routingKey) ? a.routingKey : null;
+    // NATS/MQTT subscribers and streams capturing that subject get it. Keys that are not subjects (`a..b`, spaces,
+    // `*`) are escaped reversibly (core/router/translate.ts); only the empty key has no subject.
+    const subject = a.exchange === 'amq.topic' && this.conn.vhost === DEFAULT_TENANT ? topicSubject(a.routingKey) : null;
     if (targets.length === 0 && subject === null) {
       if (a.mandatory) {
         this.conn.send(
@@ -465,7 +516,7 @@ export class AmqpChannel {
     if (headers === undefined || exchange === '') return 0;
     const delay = headers['x-delay'];
     if (typeof delay !== 'number' || !(delay > 0)) return 0;
-    return this.conn.broker.exchanges.get(exchange)?.arguments[DELAYED_MARKER_ARG] === true ? delay : 0;
+    return this.conn.broker.exchanges.get(this.ex(exchange))?.arguments[DELAYED_MARKER_ARG] === true ? delay : 0;
   }
 
   /**
@@ -505,7 +556,7 @@ export class AmqpChannel {
 
   // --- consume ----------------------------------------------------------------------------------------
 
-  private consume(a: MethodArgs['BasicConsume']): void {
+  private async consume(a: MethodArgs['BasicConsume']): Promise<void> {
     const conn = this.conn;
     if (a.queue === DIRECT_REPLY_TO) {
       this.consumeDirectReplyTo(a);
@@ -520,11 +571,28 @@ export class AmqpChannel {
     }
     const args = fieldTableToObject(a.arguments);
     const priority = typeof args['x-priority'] === 'number' ? args['x-priority'] : 0;
-    const cc = new ChannelConsumer(this, tag, q, a.noAck, a.exclusive);
+    const consumerId = `${conn.owner}/${this.id}/${tag}`;
+    let cursor = q.cursor;
+    if (q.isStream) {
+      // RabbitMQ's rules for consuming a stream (rabbit_stream_queue:consume).
+      if (a.noAck) throw new AmqpError('NOT_IMPLEMENTED', `automatic acknowledgement not supported by stream queues queue '${splitTenantName(q.name).name}'`, 60, 20);
+      if (this.prefetchCount === 0) throw new AmqpError('PRECONDITION_FAILED', `consumer prefetch count is not set for queue '${splitTenantName(q.name).name}'`, 60, 20);
+      if (this.channelPrefetch > 0) throw new AmqpError('NOT_IMPLEMENTED', `queue '${splitTenantName(q.name).name}' does not support global qos`, 60, 20);
+      const start = streamStart(a.arguments.get('x-stream-offset'));
+      cursor = await q.openReader(consumerId, start, (consumer, d) => (consumer.context as ChannelConsumer).deliver(d), (err) => {
+        conn.deps.logger.warn({ err, cid: conn.id, queue: q.name }, 'amqp stream reader error');
+      });
+      if (this.state !== 'open' || this.consumers.has(tag)) {
+        q.closeReader(cursor);
+        if (this.state !== 'open') return;
+        throw new AmqpError('NOT_ALLOWED', `attempt to reuse consumer tag '${tag}'`, 60, 20);
+      }
+    }
+    const cc = new ChannelConsumer(this, tag, q, a.noAck, a.exclusive, cursor);
     this.consumers.set(tag, cc);
     // consume-ok must precede the first basic.deliver, which attach() may trigger synchronously.
     if (!a.nowait) conn.sendMethod(this.id, 'BasicConsumeOk', { consumerTag: tag });
-    cc.consumer = q.cursor.attach({ id: `${conn.owner}/${this.id}/${tag}`, priority, prefetchCount: a.noAck ? 0 : this.prefetchCount, context: cc });
+    cc.consumer = cursor.attach({ id: consumerId, priority, prefetchCount: a.noAck ? 0 : this.prefetchCount, context: cc });
     q.hadConsumer = true;
     if (a.exclusive) q.exclusiveConsumer = true;
   }
@@ -576,15 +644,16 @@ export class AmqpChannel {
   }
 
   private detach(cc: ChannelConsumer): void {
-    for (const u of this.unacked.values()) if (u.consumerTag === cc.tag) u.stale = true;
+    for (const u of this.unacked.values()) if (u.consumerTag === cc.tag) this.markStale(u);
     if (cc.exclusive) cc.queue.exclusiveConsumer = false;
     if (cc.consumer !== null) {
       try {
-        cc.queue.cursor.detach(cc.consumer);
+        cc.cursor.detach(cc.consumer);
       } catch {
         // The queue was deleted: its cursor is gone with the records.
       }
     }
+    if (cc.cursor !== cc.queue.cursor) cc.queue.closeReader(cc.cursor);
   }
 
   /** The cursor's push delivery. Returns false when the socket is backed up (the cursor pauses the consumer). */
@@ -593,22 +662,50 @@ export class AmqpChannel {
     const tag = this.nextTag++;
     if (cc.noAck) {
       // Settle after the cursor's pump returns, not inside it.
-      queueMicrotask(() => void cc.queue.cursor.ack(d).catch(() => undefined));
+      queueMicrotask(() => void cc.cursor.ack(d).catch(() => undefined));
     } else {
-      this.unacked.set(tag, { queue: cc.queue, delivery: d, consumerTag: cc.tag, stale: false });
+      this.unacked.set(tag, { queue: cc.queue, cursor: cc.cursor, delivery: d, consumerTag: cc.tag, stale: false });
+      this.consumerUnacked++;
     }
-    this.conn.send(this.encodeContent('BasicDeliver', { consumerTag: cc.tag, deliveryTag: tag, redelivered: d.redelivered }, d));
+    this.conn.traffic.messagesOut++;
+    this.conn.send(this.encodeContent('BasicDeliver', { consumerTag: cc.tag, deliveryTag: tag, redelivered: d.redelivered }, d, cc.queue.isStream));
+    if (this.channelFull()) {
+      // The channel's global prefetch is used up: every acking consumer of the channel waits for an ack.
+      for (const other of this.consumers.values()) if (other.consumer !== null && !other.noAck) other.consumer.paused = true;
+      return false;
+    }
     return !this.conn.congested;
   }
 
+  private channelFull(): boolean {
+    return this.channelPrefetch > 0 && this.consumerUnacked >= this.channelPrefetch;
+  }
+
+  /** Resumes paused consumers once neither the socket nor the channel's global prefetch holds them back. */
   resumeConsumers(): void {
     for (const cc of this.consumers.values()) {
-      if (cc.consumer !== null && cc.consumer.paused) cc.queue.cursor.resume(cc.consumer);
+      // Re-checked per consumer: a resumed consumer may fill the socket or the channel's window again.
+      if (this.conn.congested) return;
+      if (cc.consumer !== null && cc.consumer.paused && (cc.noAck || !this.channelFull())) cc.cursor.resume(cc.consumer);
     }
+  }
+
+  /** An unacked consumer delivery is no longer held by the channel (settled, requeued, its consumer gone). */
+  private released(u: Unacked): void {
+    if (u.consumerTag === null || u.stale) return;
+    const wasFull = this.channelFull();
+    this.consumerUnacked--;
+    if (wasFull && !this.channelFull()) queueMicrotask(() => this.resumeConsumers());
+  }
+
+  private markStale(u: Unacked): void {
+    this.released(u);
+    u.stale = true;
   }
 
   private async get(queueName: string, noAck: boolean): Promise<void> {
     const q = this.conn.queues.require(this.queueName(queueName), this.conn.owner);
+    if (q.isStream) throw new AmqpError('NOT_IMPLEMENTED', `basic.get not supported by stream queues queue '${splitTenantName(q.name).name}'`, 60, 70);
     this.conn.queues.touch(q);
     const d = await q.cursor.get({ autoAck: noAck });
     if (d === null) {
@@ -616,7 +713,8 @@ export class AmqpChannel {
       return;
     }
     const tag = this.nextTag++;
-    if (!noAck) this.unacked.set(tag, { queue: q, delivery: d, consumerTag: null, stale: false });
+    if (!noAck) this.unacked.set(tag, { queue: q, cursor: q.cursor, delivery: d, consumerTag: null, stale: false });
+    this.conn.traffic.messagesOut++;
     this.conn.send(this.encodeContent('BasicGetOk', { deliveryTag: tag, redelivered: d.redelivered, messageCount: q.messageCount }, d));
   }
 
@@ -624,6 +722,7 @@ export class AmqpChannel {
     name: 'BasicDeliver' | 'BasicGetOk',
     args: { consumerTag?: string; deliveryTag: number; redelivered: boolean; messageCount?: number },
     d: Delivery,
+    streamOffset = false,
   ): Buffer {
     const record = d.record;
     let raw: Buffer | null = null;
@@ -639,19 +738,29 @@ export class AmqpChannel {
     const full = name === 'BasicDeliver'
       ? { consumerTag: args.consumerTag!, deliveryTag: args.deliveryTag, redelivered: args.redelivered, exchange, routingKey }
       : { deliveryTag: args.deliveryTag, redelivered: args.redelivered, exchange, routingKey, messageCount: args.messageCount! };
-    if (raw !== null && raw.length >= 12 && raw.readUInt32BE(8) === body.length && raw.readUInt32BE(4) === 0) {
-      return encodeMethodWithRawContent(this.id, name, full as never, raw, body, this.conn.frameMax);
+    const rawUsable = raw !== null && raw.length >= 12 && raw.readUInt32BE(8) === body.length && raw.readUInt32BE(4) === 0;
+    if (rawUsable && !streamOffset) return encodeMethodWithRawContent(this.id, name, full as never, raw!, body, this.conn.frameMax);
+    const props = rawUsable ? decodeContentHeader(raw!).properties : propertiesFromRecord(record.headers);
+    if (streamOffset) {
+      // RabbitMQ streams tell each delivery its offset in the log.
+      const headers: FieldTable = new Map(props.headers ?? []);
+      headers.set(STREAM_OFFSET_ARG, { type: 'l', value: BigInt(d.offset) });
+      props.headers = headers;
     }
-    return encodeMethodWithContent(this.id, name, full as never, basicContentHeader(body.length, propertiesFromRecord(record.headers)), body, this.conn.frameMax);
+    return encodeMethodWithContent(this.id, name, full as never, basicContentHeader(body.length, props), body, this.conn.frameMax);
   }
 
   // --- settling ---------------------------------------------------------------------------------------
 
   private settle(tag: number, multiple: boolean, how: 'ack' | 'nack', requeue: boolean): void {
     const apply = (t: number, u: Unacked): void => {
+      if (how === 'nack' && u.queue.isStream) {
+        throw new AmqpError('NOT_IMPLEMENTED', `basic.nack and basic.reject not supported by stream queues queue '${splitTenantName(u.queue.name).name}'`, 60, 120);
+      }
       this.unacked.delete(t);
       if (u.stale) return;
-      const cursor = u.queue.cursor;
+      this.released(u);
+      const cursor = u.cursor;
       try {
         const done = how === 'ack' ? cursor.ack(u.delivery) : cursor.nack(u.delivery, { requeue });
         done.catch((err: unknown) => this.conn.deps.logger.warn({ err, cid: this.conn.id }, 'amqp settle failed'));
@@ -676,8 +785,9 @@ export class AmqpChannel {
     for (const [t, u] of [...this.unacked]) {
       this.unacked.delete(t);
       if (u.stale) continue;
+      this.released(u);
       try {
-        void u.queue.cursor.nack(u.delivery, { requeue: true }).catch(() => undefined);
+        void u.cursor.nack(u.delivery, { requeue: true }).catch(() => undefined);
       } catch {
         // queue gone
       }
@@ -722,7 +832,7 @@ export class AmqpChannel {
   /** A queue was deleted: its consumers here are cancelled (basic.cancel when the client asked for it). */
   queueDeleted(queue: Queue): void {
     for (const cc of [...this.consumers.values()]) if (cc.queue === queue) void this.cancel(cc.tag, true);
-    for (const [t, u] of this.unacked) if (u.queue === queue) this.unacked.set(t, { ...u, stale: true });
+    for (const u of this.unacked.values()) if (u.queue === queue) this.markStale(u);
   }
 }
 
@@ -740,6 +850,40 @@ const NO_PUBLISH_OPTIONS = {};
 const DELAYED_EXCHANGE_TYPE = 'x-delayed-message';
 const DELAYED_MARKER_ARG = 'x-tributary-delayed-message';
 const isStored = (ack: unknown): boolean => ack !== null;
+
+/** The subject of an amq.topic routing key, or null (the empty key; one too long to be a subject). */
+function topicSubject(routingKey: string): string | null {
+  try {
+    return amqpRoutingKeyToSubject(routingKey);
+  } catch {
+    return null;
+  }
+}
+
+/** The consume argument and delivery header of RabbitMQ streams. */
+const STREAM_OFFSET_ARG = 'x-stream-offset';
+
+/**
+ * Where a stream consumer starts, from its x-stream-offset argument as RabbitMQ reads it (parse_offset_arg):
+ * absent or `next` → new messages only, `first`, `last` (the last message), a number (an offset, clamped to
+ * the log), an AMQP timestamp (seconds) or an interval string like `1h` (that long ago). Anything else is 406.
+ */
+function streamStart(v: FieldValue | undefined): StartPolicy {
+  if (v === undefined) return { kind: 'new' };
+  if (v.type === 'T') return { kind: 'time', timestampMs: Number(v.value) * 1000 };
+  if (v.type === 'S') {
+    const text = v.value.toString('utf8');
+    if (text === 'first') return { kind: 'all' };
+    if (text === 'last') return { kind: 'last' };
+    if (text === 'next') return { kind: 'new' };
+    const ago = parseMaxAge(text);
+    if (ago !== null) return { kind: 'time', timestampMs: Date.now() - ago };
+  } else if (v.type === 'b' || v.type === 'B' || v.type === 's' || v.type === 'u' || v.type === 'I' || v.type === 'i' || v.type === 'l') {
+    const n = Number(v.value);
+    if (Number.isSafeInteger(n) && n >= 0) return { kind: 'offset', offset: n };
+  }
+  throw new AmqpError('PRECONDITION_FAILED', `invalid x-stream-offset ${JSON.stringify(fieldValueToPlain(v))}`, 60, 20);
+}
 
 /** The expiration property as milliseconds (RabbitMQ: a non-negative integer in a string; else 406). */
 function expirationOf(expiration: string | undefined): number | undefined {

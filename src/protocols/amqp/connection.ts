@@ -59,6 +59,8 @@ export interface AmqpOptions {
   handshakeTimeoutMs: number;
   /** Publishes waiting for their appends before the socket stops being read (TCP backpressure). */
   maxInflightPublishes: number;
+  /** Virtual hosts besides '/' (core tenants, added at listener creation). */
+  vhosts: string[];
 }
 
 export const DEFAULT_AMQP_OPTIONS: AmqpOptions = {
@@ -68,6 +70,7 @@ export const DEFAULT_AMQP_OPTIONS: AmqpOptions = {
   maxMessageBytes: 16 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   maxInflightPublishes: 10_000,
+  vhosts: [],
 };
 
 /** What every connection of a listener shares. */
@@ -115,6 +118,10 @@ export class AmqpConnection {
   frameMax = FRAME_MIN_SIZE;
   channelMax = 0;
   heartbeatS = 0;
+  /** Messages published and delivered, for the connection registry (plain increments). */
+  readonly traffic = { messagesIn: 0, messagesOut: 0 };
+  /** The virtual host opened (connection.open): a core tenant. */
+  vhost = '/';
   /** The client's declared capabilities (consumer_cancel_notify, connection.blocked, …). */
   clientCapabilities: { [key: string]: unknown } = {};
   private state: State = 'header';
@@ -129,6 +136,10 @@ export class AmqpConnection {
   private closeTimer: NodeJS.Timeout | null = null;
   private inflightAppends = 0;
   private readPaused = false;
+  /** Resource alarm in effect (broker.alarm): a publish blocks the connection. */
+  private alarm: string | null = null;
+  /** Blocked by the alarm: socket not read; `notified` when connection.blocked was sent. */
+  private blocked: { notified: boolean } | null = null;
 
   constructor(
     readonly stream: Duplex,
@@ -328,7 +339,9 @@ export class AmqpConnection {
       }
       case 'ConnectionOpen': {
         if (this.state !== 'open') throw new AmqpError('COMMAND_INVALID', 'unexpected connection.open', 10, 40);
-        if (m.args.virtualHost !== '/') throw new AmqpError('NOT_ALLOWED', `vhost '${m.args.virtualHost}' not found`, 10, 40);
+        // A virtual host is a core tenant (its names scoped by tenantName); only configured ones exist.
+        if (!this.broker.exchanges.hasTenant(m.args.virtualHost)) throw new AmqpError('NOT_ALLOWED', `vhost '${m.args.virtualHost}' not found`, 10, 40);
+        this.vhost = m.args.virtualHost;
         this.state = 'opened';
         if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
         this.send(encodeMethodFrame(0, 'ConnectionOpenOk', {}));
@@ -502,8 +515,33 @@ export class AmqpConnection {
   appendFinished(): void {
     if (--this.inflightAppends <= this.options.maxInflightPublishes / 2 && this.readPaused) {
       this.readPaused = false;
-      if (this.state !== 'closed') this.stream.resume();
+      if (this.state !== 'closed' && this.blocked === null) this.stream.resume();
     }
+  }
+
+  /**
+   * The broker's resource alarm changed (`reason` as RabbitMQ words it, null when cleared). As in RabbitMQ a
+   * connection is blocked only once it publishes during the alarm; clearing unblocks it (connection.unblocked
+   * if connection.blocked was sent).
+   */
+  setAlarm(reason: string | null): void {
+    this.alarm = reason;
+    if (reason !== null || this.blocked === null) return;
+    const { notified } = this.blocked;
+    this.blocked = null;
+    if (this.state === 'closed') return;
+    if (notified) this.send(encodeMethodFrame(0, 'ConnectionUnblocked', {}));
+    if (!this.readPaused) this.stream.resume();
+  }
+
+  /** A basic.publish arrived: during an alarm it blocks the connection (socket reads stop until cleared). */
+  publishing(): void {
+    if (this.alarm === null || this.blocked !== null || this.state === 'closed') return;
+    const notified = this.clientCapabilities['connection.blocked'] === true;
+    this.blocked = { notified };
+    if (notified) this.send(encodeMethodFrame(0, 'ConnectionBlocked', { reason: this.alarm }));
+    this.deps.logger.info({ cid: this.id, peer: this.deps.peerAddress, reason: this.alarm }, 'amqp connection blocked by a resource alarm');
+    this.stream.pause();
   }
 
   /** channel.close-ok received, or channel.close answered: the channel number is free again. */

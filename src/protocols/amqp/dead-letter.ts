@@ -14,6 +14,7 @@ import type { Broker, BrokerLogger } from '../../core/broker.js';
 import { QUEUE_HEADERS, type DeadLetterMessage, type Queue, type QueueDeadLetterHandler, type QueueDeadLetterReason, type QueueRegistry } from '../../core/queue-registry.js';
 import { basicContentHeader, decodeContentHeader, encodeContentHeader, fieldTableToObject, type BasicProperties, type FieldTable, type FieldValue } from './codec/index.js';
 import { propertiesFromRecord, recordHeaders } from './channel.js';
+import { splitTenantName, tenantName } from '../../core/exchange-registry.js';
 
 const str = (s: string): FieldValue => ({ type: 'S', value: Buffer.from(s, 'utf8') });
 
@@ -25,9 +26,11 @@ export function amqpDeadLetterHandler(broker: Broker, registry: QueueRegistry, l
     const { properties, exchange, routingKey } = originalOf(message);
     const props = withXDeath(properties, queue, reason, exchange, routingKey, Date.now());
     const rk = queue.args.deadLetterRoutingKey ?? routingKey;
+    // The DLX (and the default exchange's target queue) are named within the queue's vhost.
+    const tenant = splitTenantName(queue.name).tenant;
     let routed: Iterable<string>;
     try {
-      routed = broker.exchanges.route(dlx, rk, props.headers === undefined ? undefined : fieldTableToObject(props.headers), { allowInternal: true });
+      routed = broker.exchanges.route(tenantName(tenant, dlx), dlx === '' ? tenantName(tenant, rk) : rk, props.headers === undefined ? undefined : fieldTableToObject(props.headers), { allowInternal: true });
     } catch (err) {
       logger.debug({ err, queue: queue.name, dlx }, 'dead-letter exchange unusable; message dropped');
       return;
@@ -39,7 +42,7 @@ export function amqpDeadLetterHandler(broker: Broker, registry: QueueRegistry, l
     const now = Date.now();
     for (const name of routed) {
       const q = registry.get(name);
-      if (q !== undefined && isCycle(props, name)) {
+      if (q !== undefined && isCycle(props, splitTenantName(name).name)) {
         logger.debug({ queue: queue.name, target: name }, 'dead-letter cycle without a rejection; message dropped');
         continue;
       }
@@ -71,11 +74,13 @@ function originalOf(message: DeadLetterMessage): { properties: BasicProperties; 
 
 /** Properties with the x-death history updated for one more dead-lettering (RabbitMQ's rules). */
 export function withXDeath(properties: BasicProperties, queue: Queue, reason: QueueDeadLetterReason, exchange: string, routingKey: string, nowMs: number): BasicProperties {
+  // x-death names the queue as its clients know it (without the vhost scope).
+  const queueName = splitTenantName(queue.name).name;
   const headers: FieldTable = new Map(properties.headers ?? []);
   const previous = headers.get('x-death');
   const deaths: FieldValue[] = previous?.type === 'A' ? [...previous.value] : [];
   const time: FieldValue = { type: 'T', value: BigInt(Math.floor(nowMs / 1000)) };
-  const index = deaths.findIndex((d) => d.type === 'F' && textOf(d.value.get('queue')) === queue.name && textOf(d.value.get('reason')) === reason);
+  const index = deaths.findIndex((d) => d.type === 'F' && textOf(d.value.get('queue')) === queueName && textOf(d.value.get('reason')) === reason);
   let entry: FieldTable;
   if (index >= 0) {
     entry = new Map((deaths[index] as { type: 'F'; value: FieldTable }).value);
@@ -88,7 +93,7 @@ export function withXDeath(properties: BasicProperties, queue: Queue, reason: Qu
     entry = new Map<string, FieldValue>([
       ['count', { type: 'l', value: 1n }],
       ['reason', str(reason)],
-      ['queue', str(queue.name)],
+      ['queue', str(queueName)],
       ['time', time],
       ['exchange', str(exchange)],
       ['routing-keys', { type: 'A', value: [str(routingKey)] }],
@@ -99,11 +104,11 @@ export function withXDeath(properties: BasicProperties, queue: Queue, reason: Qu
   headers.set('x-death', { type: 'A', value: deaths });
   if (!headers.has('x-first-death-reason')) {
     headers.set('x-first-death-reason', str(reason));
-    headers.set('x-first-death-queue', str(queue.name));
+    headers.set('x-first-death-queue', str(queueName));
     headers.set('x-first-death-exchange', str(exchange));
   }
   headers.set('x-last-death-reason', str(reason));
-  headers.set('x-last-death-queue', str(queue.name));
+  headers.set('x-last-death-queue', str(queueName));
   headers.set('x-last-death-exchange', str(exchange));
   const out: BasicProperties = { ...properties, headers };
   delete out.expiration;

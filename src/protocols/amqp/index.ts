@@ -13,6 +13,7 @@ import { queueRegistryOf, type QueueRegistry } from '../../core/queue-registry.j
 import { amqpDeadLetterHandler } from './dead-letter.js';
 import { AmqpConnection, DEFAULT_AMQP_OPTIONS, type AmqpLogger, type AmqpOptions } from './connection.js';
 import type { AmqpChannel } from './channel.js';
+import type { Connection } from '../../core/connection-registry.js';
 
 export { AmqpConnection, DEFAULT_AMQP_OPTIONS } from './connection.js';
 export type { AmqpLogger, AmqpOptions } from './connection.js';
@@ -43,6 +44,8 @@ export function createAmqpListener(deps: AmqpListenerDeps): AmqpListener {
   const options: AmqpOptions = { ...DEFAULT_AMQP_OPTIONS };
   for (const [k, v] of Object.entries(deps.options ?? {})) if (v !== undefined) (options as unknown as Record<string, unknown>)[k] = v;
   const logger = deps.logger;
+  // Each virtual host is a core tenant with its own amq.* exchanges (ExchangeRegistry.addTenant).
+  for (const vhost of options.vhosts) deps.broker.exchanges.addTenant(vhost);
   const events = new EventEmitter();
   const open = new Set<AmqpConnection>();
   const registry = (): Promise<QueueRegistry> =>
@@ -53,9 +56,20 @@ export function createAmqpListener(deps: AmqpListenerDeps): AmqpListener {
     });
   const directReplies = new Map<string, AmqpChannel>();
   let nextId = 1;
+  // The broker's memory/disk alarm blocks publishing connections (connection.blocked), as in RabbitMQ.
+  const alarmReason = (): string | null => {
+    const kinds = deps.broker.alarm.kinds;
+    return kinds.length === 0 ? null : `low on ${kinds.join(' & ')}`;
+  };
+  const onAlarm = (): void => {
+    const reason = alarmReason();
+    for (const c of open) c.setAlarm(reason);
+  };
+  deps.broker.alarm.on('change', onAlarm);
 
   const handle = async (stream: Duplex, peerAddress?: string, peerPort?: number): Promise<AmqpConnection> => {
     const queues = await registry();
+    let registered: Connection | null = null;
     const conn = new AmqpConnection(stream, {
       broker: deps.broker,
       queues,
@@ -71,13 +85,17 @@ export function createAmqpListener(deps: AmqpListenerDeps): AmqpListener {
       onClose: (c, reason) => {
         if (!open.delete(c)) return;
         deps.connections?.dec();
+        deps.broker.connections.unregister(registered);
         logger.debug({ cid: c.id, peer: peerAddress, reason }, 'amqp connection closed');
         events.emit('connectionClosed', c, reason);
       },
       onEvent: (c, event) => events.emit(event, c),
     });
     open.add(conn);
+    conn.setAlarm(alarmReason());
     deps.connections?.inc();
+    // Listed by the HTTP API; an admin close is connection.close 320 CONNECTION_FORCED (conn.close).
+    registered = deps.broker.connections.register({ protocol: 'amqp', remoteAddress: peerAddress, remotePort: peerPort, principal: () => conn.principal.name, traffic: conn.traffic, transport: stream as { bytesRead?: number; bytesWritten?: number }, close: (reason) => conn.close(reason) });
     conn.start();
     events.emit('connection', conn);
     return conn;
@@ -106,6 +124,7 @@ export function createAmqpListener(deps: AmqpListenerDeps): AmqpListener {
       return [await tcp.listen(host, port)];
     },
     async close() {
+      deps.broker.alarm.off('change', onAlarm);
       const stopped = tcp.stop();
       for (const c of [...open]) c.close('broker shutdown');
       await stopped;

@@ -76,6 +76,11 @@ export function toAmqpError(err: unknown, classId: number, methodId: number): { 
   }
   let name: ReplyCodeName | undefined;
   if (isBrokerError(err)) name = BROKER_CODES[err.code];
-  if (name !== undefined) return { error: new AmqpError(name, (err as Error).message, classId, methodId), known: true };
+  if (name !== undefined) return { error: new AmqpError(name, withVhost((err as Error).message), classId, methodId), known: true };
   return { error: new AmqpError('INTERNAL_ERROR', 'internal error', classId, methodId), known: false };
+}
+
+/** A core message naming a vhost-scoped name (`'<vhost>\0<name>'`) the way RabbitMQ words it: `'<name>' in vhost '<vhost>'`. */
+function withVhost(message: string): string {
+  return message.includes('\u0000') ? message.replace(/'([^'\u0000]*)\u0000([^']*)'/g, "'$2' in vhost '$1'") : message;
 }

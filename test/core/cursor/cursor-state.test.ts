@@ -343,3 +343,25 @@ test('drainDelta reports acks as ranges, and nothing when nothing changed', () =
   assert.equal(h.state.drainDelta(), null);
   assert.equal(dirtyCalls, 2, 'one dirty notification per drain cycle, not per ack');
 });
+
+test('settledBytes and inFlightBytes follow value bytes through deliver, ack, requeue and dead-lettering', () => {
+  const h = new Harness('shared');
+  h.autoCompleteDeadLetters = false;
+  h.feed(0, [rec(0, { value: 'aaaa' }), rec(1, { value: 'bb' }), rec(2, { value: 'c' })]);
+  h.attach('a');
+  h.pump();
+  assert.equal(h.state.inFlightBytes, 7);
+  assert.equal(h.state.settledBytes, 0);
+  h.state.ack(0, 0);
+  assert.deepEqual([h.state.inFlightBytes, h.state.settledBytes], [3, 4]);
+  h.state.nack(0, 1, true, h);
+  assert.equal(h.state.inFlightBytes, 1, 'a requeued record is no longer in flight');
+  h.state.nack(0, 2, false, h);
+  assert.deepEqual([h.state.inFlightBytes, h.state.deadLetteringBytes, h.state.settledBytes], [0, 1, 4]);
+  h.state.completeDeadLetter(0, 2);
+  assert.deepEqual([h.state.deadLetteringBytes, h.state.settledBytes], [0, 5]);
+  h.pump();
+  assert.equal(h.state.inFlightBytes, 2, 'redelivered');
+  assert.equal(h.state.ackUpTo(0, 1), 1);
+  assert.deepEqual([h.state.inFlightBytes, h.state.settledBytes], [0, 7]);
+});

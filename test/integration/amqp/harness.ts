@@ -171,3 +171,24 @@ export class RawClient {
     return within(this.closed, 'the server to close the connection');
   }
 }
+
+/** Resolves once `cond()` holds, checked every few ms (for state with no event to await), within WAIT_MS. */
+export function until(cond: () => boolean, what: string): Promise<void> {
+  return within(
+    new Promise<void>((resolve) => {
+      const check = (): void => (cond() ? resolve() : void setTimeout(check, 5));
+      check();
+    }),
+    what,
+  );
+}
+
+/** Takes every message now ready in `queue` with basic.get (no-ack) and returns the bodies as strings. */
+export async function drainQueue(ch: { get(queue: string, options?: { noAck?: boolean }): Promise<false | { content: Buffer }> }, queue: string): Promise<string[]> {
+  const out: string[] = [];
+  for (;;) {
+    const m = await ch.get(queue, { noAck: true });
+    if (m === false) return out;
+    out.push(m.content.toString());
+  }
+}

@@ -181,8 +181,9 @@ test('x-message-ttl and per-message expiration: expired messages are never deliv
 test('an expired message at the head is not delivered to a consumer that attaches later; without a DLX it is dropped', async (t) => {
   const f = await startAmqp(t);
   const ch = await (await f.client()).createConfirmChannel();
-  await ch.assertQueue('q', { arguments: { 'x-message-ttl': 20 } });
-  await publishConfirmed(ch, '', 'q', 'old');
+  // Per-message expiration only: a queue TTL would also apply to 'fresh' and race a loaded machine.
+  await ch.assertQueue('q');
+  await publishConfirmed(ch, '', 'q', 'old', { expiration: '20' });
   // Wait for the sweep to settle it: the count drops to 0 without any consumer.
   const deadline = Date.now() + 10_000;
   while ((await ch.checkQueue('q')).messageCount > 0) assert.ok(Date.now() < deadline, 'the sweep settles the expired message');
@@ -263,7 +264,7 @@ test('x-single-active-consumer: one consumer gets everything until it is cancell
   assert.deepEqual((await bGot.done).map((m) => m.content.toString()), ['4', '5']);
 });
 
-test('x-queue-type classic and quorum are accepted (quorum must be durable); stream and bad values are refused; arguments must be equivalent on redeclare', async (t) => {
+test('x-queue-type classic, quorum and stream are accepted (quorum and stream must be durable); bad values are refused; arguments must be equivalent on redeclare', async (t) => {
   const f = await startAmqp(t);
   const conn = await f.client();
   const ch = await conn.createChannel();
@@ -272,7 +273,9 @@ test('x-queue-type classic and quorum are accepted (quorum must be durable); str
   await ch.assertQueue('classic-q', { durable: true, arguments: { 'x-message-ttl': 1000 } });
   await expectChannelError(conn, (c) => c.assertQueue('classic-q', { durable: true, arguments: { 'x-message-ttl': 2000 } }), /406|PRECONDITION_FAILED/);
   await expectChannelError(conn, (c) => c.assertQueue('quorum-t', { durable: false, arguments: { 'x-queue-type': 'quorum' } }), /406|PRECONDITION_FAILED/);
-  await expectChannelError(conn, (c) => c.assertQueue('stream-q', { durable: true, arguments: { 'x-queue-type': 'stream' } }), /406|PRECONDITION_FAILED/);
+  await ch.assertQueue('stream-q', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+  await expectChannelError(conn, (c) => c.assertQueue('stream-q', { durable: true, arguments: { 'x-queue-type': 'quorum' } }), /406|PRECONDITION_FAILED/);
+  await expectChannelError(conn, (c) => c.assertQueue('bad-type', { durable: true, arguments: { 'x-queue-type': 'lake' } }), /406|PRECONDITION_FAILED/);
   await expectChannelError(conn, (c) => c.assertQueue('bad-overflow', { arguments: { 'x-overflow': 'explode' } }), /406|PRECONDITION_FAILED/);
   await expectChannelError(conn, (c) => c.assertQueue('bad-ttl', { arguments: { 'x-message-ttl': -1 } }), /406|PRECONDITION_FAILED/);
 });
