@@ -2,9 +2,10 @@
  * The NATS listener: a TCP server whose connections are NatsSessions over the core Broker. It has the shape
  * server/listener-plugin.ts expects (`listen`, `close`) without importing server/ (layer rule).
  *
- * One flush scheduler for all connections: a session that has output marks itself dirty, and a single
- * setImmediate per tick writes every dirty session's batch, so a publish fanned out to many subscribers
- * costs one socket write per subscriber per tick, not one per message.
+ * One flush scheduler for all connections: a session that has output marks itself dirty, and every dirty
+ * session's batch is written after each chunk read from any client is processed (as nats-server flushes after
+ * each read), with a setImmediate for output that arrives otherwise (Kafka produces, timers). So a publish
+ * fanned out to many subscribers costs one socket write per subscriber per read, not one per message.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -12,11 +13,14 @@ import type { Socket } from 'node:net';
 import { TcpListener } from '../tcp-listener.js';
 import type { Duplex } from 'node:stream';
 import type { Broker } from '../../core/broker.js';
+import type { Connection } from '../../core/connection-registry.js';
 import { DEFAULT_MAX_PAYLOAD, MAX_CONTROL_LINE_SIZE } from './parser.js';
 import { NatsSession, type NatsLogger, type NatsServerInfo, type NatsSessionOptions } from './session.js';
+import { NO_CREDENTIALS, parseNatsCredentials } from './auth.js';
 
 export { NatsSession } from './session.js';
 export type { NatsLogger, NatsSessionOptions, NatsServerInfo } from './session.js';
+export { parseNatsCredentials, type NatsCredentials } from './auth.js';
 
 /** The version advertised in INFO: nats.js requires semver and gates features on it (specs/CLIENTS.md §4). */
 export const NATS_SERVER_VERSION = '2.10.22';
@@ -33,7 +37,33 @@ export const DEFAULT_NATS_OPTIONS: NatsSessionOptions = {
   authTimeoutMs: 2_000,
   maxSubscriptions: 0,
   maxInflightPublishes: 10_000,
+  credentials: NO_CREDENTIALS,
 };
+
+/** The server options (server/config.ts) the listener reads; structural, since protocols do not import server/. */
+export interface NatsConfig {
+  natsMaxPayload: number;
+  natsMaxPendingBytes: number;
+  natsPingIntervalMs: number;
+  natsMaxPingsOut: number;
+  natsMaxSubscriptions: number;
+  natsAuthRequired: boolean;
+  natsTokens: string;
+  natsNkeys: string;
+}
+
+/** Session options from the server's option table; throws on an nkey that does not decode. */
+export function natsOptionsFromConfig(config: NatsConfig): Partial<NatsSessionOptions> {
+  return {
+    maxPayload: config.natsMaxPayload,
+    maxPendingBytes: config.natsMaxPendingBytes,
+    pingIntervalMs: config.natsPingIntervalMs,
+    maxPingsOut: config.natsMaxPingsOut,
+    maxSubscriptions: config.natsMaxSubscriptions,
+    authRequired: config.natsAuthRequired,
+    credentials: parseNatsCredentials(config.natsTokens, config.natsNkeys),
+  };
+}
 
 export interface NatsListenerDeps {
   broker: Broker;
@@ -41,6 +71,8 @@ export interface NatsListenerDeps {
   options?: Partial<NatsSessionOptions> & { serverName?: string };
   /** Open-connections gauge (e.g. prom-client `connections.labels('nats')`). */
   connections?: { inc(): void; dec(): void };
+  /** Slow-consumer counter (prom-client `tributary_nats_slow_consumers_total`). */
+  slowConsumers?: { inc(): void };
 }
 
 export interface NatsListenerStats {
@@ -68,6 +100,8 @@ export function createNatsListener(deps: NatsListenerDeps): NatsListener {
   const { serverName, ...rest } = deps.options ?? {};
   const options: NatsSessionOptions = { ...DEFAULT_NATS_OPTIONS };
   for (const [k, v] of Object.entries(rest)) if (v !== undefined) (options as unknown as Record<string, unknown>)[k] = v;
+  // As in nats-server: configuring tokens or nkeys makes every connection log in.
+  if (options.credentials.tokens.size > 0 || options.credentials.nkeys.size > 0) options.authRequired = true;
   const serverId = randomBytes(12).toString('hex').toUpperCase();
   const info: NatsServerInfo = {
     server_id: serverId,
@@ -99,6 +133,9 @@ export function createNatsListener(deps: NatsListenerDeps): NatsListener {
       }
     }
   };
+  const afterRead = (): void => {
+    if (dirty.length > 0) flushAll();
+  };
   const scheduleFlush = (s: NatsSession): void => {
     dirty.push(s);
     if (!flushing) {
@@ -109,6 +146,7 @@ export function createNatsListener(deps: NatsListenerDeps): NatsListener {
 
   const handle = (stream: Duplex, peerAddress?: string, peerPort?: number): NatsSession => {
     accepted++;
+    let registered: Connection | null = null;
     const session = new NatsSession(stream, {
       broker: deps.broker,
       logger,
@@ -118,20 +156,25 @@ export function createNatsListener(deps: NatsListenerDeps): NatsListener {
       peerAddress,
       peerPort,
       scheduleFlush,
+      afterRead,
       onSlowConsumer: (s) => {
         slowConsumers++;
+        deps.slowConsumers?.inc();
         events.emit('slowConsumer', s);
       },
       onPong: (s) => events.emit('pong', s),
       onClose: (s, reason) => {
         sessions.delete(s);
         deps.connections?.dec();
+        deps.broker.connections.unregister(registered);
         logger.debug({ cid: s.id, peer: peerAddress, reason }, 'nats connection closed');
         events.emit('sessionClosed', s, reason);
       },
     });
     sessions.add(session);
     deps.connections?.inc();
+    // Listed by the HTTP API; an admin close is -ERR 'Closed By Administrator', then the close.
+    registered = deps.broker.connections.register({ protocol: 'nats', remoteAddress: peerAddress, remotePort: peerPort, principal: () => session.principal.name, clientId: () => session.clientName, traffic: session.traffic, transport: stream as { bytesRead?: number; bytesWritten?: number }, close: (reason) => session.fail('Closed By Administrator', reason) });
     session.start();
     events.emit('session', session);
     return session;

@@ -129,6 +129,10 @@ export class Parser {
   private readonly argIdx = new Int32Array(14);
   private argCount = 0;
 
+  private readonly lastSubjectBytes = Buffer.alloc(128);
+  private lastSubjectLen = -1;
+  private lastSubject = '';
+
   // The message whose payload is being read.
   private subject = '';
   private reply: string | undefined = undefined;
@@ -332,6 +336,29 @@ export class Parser {
     return count;
   }
 
+  /**
+   * The subject argument, reusing the previous string when the bytes repeat: a publisher mostly sends one
+   * subject, and comparing a few bytes costs less than decoding (and later collecting) a string per message.
+   */
+  private subjectStr(line: Buffer, k: number): string {
+    const s = this.argIdx[k * 2];
+    const e = this.argIdx[k * 2 + 1];
+    const len = e - s;
+    const last = this.lastSubjectBytes;
+    if (len === this.lastSubjectLen) {
+      let i = 0;
+      while (i < len && last[i] === line[s + i]) i++;
+      if (i === len) return this.lastSubject;
+    }
+    const str = line.toString('utf8', s, e);
+    if (len <= last.length) {
+      line.copy(last, 0, s, e);
+      this.lastSubjectLen = len;
+      this.lastSubject = str;
+    }
+    return str;
+  }
+
   private str(line: Buffer, k: number): string {
     return line.toString('utf8', this.argIdx[k * 2], this.argIdx[k * 2 + 1]);
   }
@@ -449,7 +476,7 @@ export class Parser {
     if (size > this.maxPayload) {
       throw new NatsProtocolError(NatsErr.MaxPayloadViolation, `${name} of ${size} bytes over max_payload ${this.maxPayload}`, at);
     }
-    this.subject = this.str(line, subjectK);
+    this.subject = this.subjectStr(line, subjectK);
     this.reply = replyK >= 0 ? this.str(line, replyK) : undefined;
     this.hdrSize = hdr;
     this.size = size;

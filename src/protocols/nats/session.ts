@@ -26,13 +26,14 @@ import type { Duplex } from 'node:stream';
 import type { Broker } from '../../core/broker.js';
 import { isBrokerError } from '../../core/broker-error.js';
 import type { Message } from '../../core/message.js';
-import { anonymousPrincipal, type Principal } from '../../core/principal.js';
+import { anonymousPrincipal, authenticatedPrincipal, type Principal } from '../../core/principal.js';
 import type { Subscription } from '../../core/router/router.js';
 import { isValidSubject, isValidSubjectFilter } from '../../core/router/subject.js';
 import type { RecordHeader } from '../../storage/record-batch.js';
 import { OK, PING, PONG, encodeErr, encodeInfo, sizeOfMsg, writeMsg } from './encoder.js';
 import { NO_RESPONDERS_HEADERS, decodeHeaders, encodeHeaders } from './headers.js';
 import { NatsErr, NatsProtocolError } from './nats-error.js';
+import { newNonce, principalOfNkey, principalOfToken, type NatsCredentials } from './auth.js';
 import { Parser, type Dispatcher } from './parser.js';
 
 export interface NatsLogger {
@@ -60,6 +61,8 @@ export interface NatsSessionOptions {
   maxSubscriptions: number;
   /** Publishes waiting for their stream appends before the socket stops being read (TCP backpressure). */
   maxInflightPublishes: number;
+  /** Token and nkey logins (auth.ts); with nkeys, INFO carries a nonce. */
+  credentials: NatsCredentials;
 }
 
 /** INFO fields that are the same for every connection of a listener. */
@@ -82,6 +85,8 @@ export interface NatsSessionDeps {
   peerPort?: number;
   /** Called once per tick at most, to have `flush()` run later in the tick; default: own setImmediate. */
   scheduleFlush?: (session: NatsSession) => void;
+  /** Called after each chunk read from the client is processed, to write the output it produced; default: flush this session. */
+  afterRead?: () => void;
   /** Called when the session is cut as a slow consumer (before it closes). */
   onSlowConsumer?: (session: NatsSession) => void;
   /** Called when the client answers a PING (tests observe keep-alive with it). */
@@ -166,6 +171,8 @@ interface ConnectOptions {
   user?: unknown;
   pass?: unknown;
   auth_token?: unknown;
+  nkey?: unknown;
+  sig?: unknown;
   protocol?: unknown;
   name?: unknown;
   lang?: unknown;
@@ -181,7 +188,10 @@ export class NatsSession implements Dispatcher {
   private readonly deps: NatsSessionDeps;
   private readonly parser: Parser;
 
-  private principal: Principal;
+  /** Read by the connection registry (listing); the session itself only assigns it. */
+  principal: Principal;
+  /** Messages published and delivered, for the connection registry (plain increments). */
+  readonly traffic = { messagesIn: 0, messagesOut: 0 };
   /** CONNECT processed (and, if any, the login done). */
   private connected = false;
   private verbose = false;
@@ -211,6 +221,9 @@ export class NatsSession implements Dispatcher {
   private authTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private closeReason = '';
+  /** Sent in INFO when nkey logins are configured; the client signs it. */
+  private nonce: string | undefined;
+  private lastValidSubject: string | undefined;
 
   private readonly onData = (chunk: Buffer): void => this.receive(chunk);
   private readonly onPublished = (): void => this.publishDone();
@@ -245,6 +258,10 @@ export class NatsSession implements Dispatcher {
     };
     if (this.deps.peerAddress !== undefined) info.client_ip = this.deps.peerAddress;
     if (this.opts.authRequired) info.auth_required = true;
+    if (this.opts.credentials.nkeys.size > 0) {
+      this.nonce = newNonce();
+      info.nonce = this.nonce;
+    }
     this.socket.on('data', this.onData);
     this.socket.on('end', () => this.close('client closed'));
     this.socket.on('close', () => this.close('socket closed'));
@@ -274,6 +291,11 @@ export class NatsSession implements Dispatcher {
     return this.socket.writableLength + this.fullBytes + this.outLen;
   }
 
+  /** Who this connection is logged in as ('anonymous' until a login). */
+  get principalName(): string {
+    return this.principal.name;
+  }
+
   get subscriptionCount(): number {
     return this.subs.size;
   }
@@ -291,6 +313,11 @@ export class NatsSession implements Dispatcher {
     } catch (err) {
       this.handleError(err);
     }
+    // As nats-server's readLoop flushes clients after each read: what this read produced goes out now, not
+    // after the further reads libuv makes in the same tick (up to 32 per socket), so subscribers work in
+    // parallel with the publisher instead of waiting for one large burst.
+    if (this.deps.afterRead !== undefined) this.deps.afterRead();
+    else if (this.flushScheduled) this.flush();
   }
 
   private handleError(err: unknown): void {
@@ -340,35 +367,70 @@ export class NatsSession implements Dispatcher {
       this.ok();
       return;
     }
-    const hasCredentials = typeof c.user === 'string' || typeof c.pass === 'string';
-    if (!hasCredentials && !this.opts.authRequired) {
-      this.connected = true;
-      this.clearAuthTimer();
-      this.ok();
+    const login = this.login(c);
+    if (login === null) {
+      if (!this.opts.authRequired) {
+        this.loggedIn(this.principal);
+        return;
+      }
+      this.fail(NatsErr.AuthorizationViolation, 'no credentials');
       return;
     }
-    if (!hasCredentials) {
-      this.fail(NatsErr.AuthorizationViolation, typeof c.auth_token === 'string' ? 'token auth is not supported' : 'no credentials');
+    if (login instanceof Error) {
+      this.refuseLogin(login);
+      return;
+    }
+    if (!(login instanceof Promise)) {
+      this.loggedIn(login);
       return;
     }
     this.deferred = [];
     this.socket.pause();
-    this.broker.users.authenticate(String(c.user ?? ''), String(c.pass ?? ''), this.deps.peerAddress).then(
+    login.then(
       (principal) => {
         if (this.closed) return;
-        this.principal = principal;
-        this.connected = true;
-        this.clearAuthTimer();
-        this.ok();
+        this.loggedIn(principal);
         this.runDeferred();
         if (!this.closed && !this.pausedForInflight) this.socket.resume();
       },
       (err: unknown) => {
-        if (this.closed) return;
-        this.logger.info({ cid: this.id, peer: this.peer(), user: String(c.user), err: (err as Error).message }, 'nats authorization violation');
-        this.fail(NatsErr.AuthorizationViolation, 'bad credentials');
+        if (!this.closed) this.refuseLogin(err as Error);
       },
     );
+  }
+
+  /**
+   * The login a CONNECT asks for, in nats-server's order (auth.go processClientOrLeafAuthentication): an nkey
+   * signature when nkeys are configured, else a token when tokens are, else user/pass against the user store
+   * (asynchronous). Null when the CONNECT carries no credentials that apply; an Error when they are wrong.
+   * Credentials of a kind that is not configured are ignored, as nats-server ignores them.
+   */
+  private login(c: ConnectOptions): Principal | Error | Promise<Principal> | null {
+    const credentials = this.opts.credentials;
+    const peer = this.deps.peerAddress;
+    if (credentials.nkeys.size > 0 && typeof c.nkey === 'string' && c.nkey !== '') {
+      const name = principalOfNkey(credentials, c.nkey, this.nonce ?? '', typeof c.sig === 'string' ? c.sig : '');
+      // Principal has no 'nkey' mechanism: a key proven by signature is credentials established outside (SASL EXTERNAL).
+      return name === undefined ? new Error(`nkey ${c.nkey} not allowed or signature invalid`) : authenticatedPrincipal(name, 'EXTERNAL', peer);
+    }
+    if (credentials.tokens.size > 0 && typeof c.auth_token === 'string') {
+      const name = principalOfToken(credentials, c.auth_token);
+      return name === undefined ? new Error('unknown token') : authenticatedPrincipal(name, 'password', peer);
+    }
+    if (typeof c.user === 'string' || typeof c.pass === 'string') return this.broker.users.authenticate(String(c.user ?? ''), String(c.pass ?? ''), peer);
+    return null;
+  }
+
+  private loggedIn(principal: Principal): void {
+    this.principal = principal;
+    this.connected = true;
+    this.clearAuthTimer();
+    this.ok();
+  }
+
+  private refuseLogin(err: Error): void {
+    this.logger.info({ cid: this.id, peer: this.peer(), err: err.message }, 'nats authorization violation');
+    this.fail(NatsErr.AuthorizationViolation, 'bad credentials');
   }
 
   private runDeferred(): void {
@@ -412,11 +474,14 @@ export class NatsSession implements Dispatcher {
 
   private publish(subject: string, reply: string | undefined, headerBlock: Buffer | undefined, payload: Buffer): void {
     if (this.closed || this.refuseBeforeConnect()) return;
+    this.traffic.messagesIn++;
     // The Router refuses invalid subjects; answering here keeps the -ERR in order with +OK and deliveries.
-    if (!isValidSubject(subject) || (reply !== undefined && !isValidSubject(reply))) {
+    // Publishers mostly repeat a subject: the last valid one is not validated again.
+    if ((subject !== this.lastValidSubject && !isValidSubject(subject)) || (reply !== undefined && !isValidSubject(reply))) {
       this.sendErr(NatsErr.InvalidSubject);
       return;
     }
+    this.lastValidSubject = subject;
     const broker = this.broker;
     try {
       broker.check(this.principal, 'publish', 'subject', subject);
@@ -444,9 +509,18 @@ export class NatsSession implements Dispatcher {
     };
     // client.go processPub answers +OK for the PUB line, before the message is routed (and echoed back).
     this.ok();
+    // Live deliveries happen synchronously in here; a promise comes back only when streams or queues append
+    // it (no promise per message for plain pub/sub).
+    let stored: Promise<unknown> | null;
+    try {
+      stored = broker.publishNoWait(this.principal, message);
+    } catch (err) {
+      this.publishFailed(err);
+      return;
+    }
+    if (stored === null) return;
     this.inflight++;
-    // Live deliveries happen synchronously in here; the promise settles when capturing streams have appended.
-    broker.publish(this.principal, message).then(this.onPublished, this.onPublishFailed);
+    stored.then(this.onPublished, this.onPublishFailed);
     if (this.inflight > this.opts.maxInflightPublishes && !this.pausedForInflight) {
       this.pausedForInflight = true;
       this.socket.pause();
@@ -560,6 +634,7 @@ export class NatsSession implements Dispatcher {
       this.slowConsumer(size);
       return;
     }
+    this.traffic.messagesOut++;
     const buf = this.reserve(size);
     this.outLen = writeMsg(buf, this.outLen, subject, ns.sid, reply, hdr, payload);
     this.scheduleFlush();
@@ -665,8 +740,8 @@ export class NatsSession implements Dispatcher {
 
   // --- closing ----------------------------------------------------------------------------------------------
 
-  /** Sends `-ERR '<text>'` after what is queued, then closes. */
-  private fail(text: string, detail: string): void {
+  /** Sends `-ERR '<text>'` after what is queued, then closes (also an administrator's close). */
+  fail(text: string, detail: string): void {
     if (this.closed) return;
     this.closeReason = `${text}: ${detail}`;
     this.enqueue(encodeErr(text));
