@@ -1,9 +1,9 @@
 /**
- * SessionStore: the durable part of MQTT persistent sessions (Clean Session 0 / Session Expiry > 0). Each such
- * session is one metadata record (kind 'mqtt_session', name = Client Identifier): its expiry interval and its
- * subscriptions with their options. At boot the listener re-creates those sessions with live Router
- * subscriptions, so messages published after the restart are queued for the offline client. Not persisted (yet):
- * messages queued or unacknowledged at the time of the restart, and inbound QoS 2 ids (docs/mqtt.md).
+ * SessionStore: the definition of MQTT persistent sessions (Clean Session 0 / Session Expiry > 0). Each such
+ * session is one metadata record (kind 'mqtt_session', name = Client Identifier): its expiry interval, its
+ * subscriptions with their options, the inbound QoS 2 packet ids received and not yet released, and the
+ * outbound ids whose PUBREL awaits PUBCOMP. Its messages are in its SessionQueue (session-queue.ts). At boot the
+ * listener re-creates those sessions, offline, with their subscriptions and queue.
  *
  * Writes go through the broker's fsync-always metadata log; a failed write is logged and the session carries on
  * in memory.
@@ -27,6 +27,10 @@ export interface SessionRecord {
   clientId: string;
   expirySec: number;
   subscriptions: SubscriptionRecord[];
+  /** Inbound QoS 2 ids between PUBREC and PUBREL (absent in records of older versions). */
+  inboundQos2?: number[];
+  /** Outbound QoS 2 ids between PUBREL and PUBCOMP. */
+  pubrel?: number[];
 }
 
 export class SessionStore {

@@ -26,7 +26,8 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Broker } from '../../core/broker.js';
 import { isBrokerError } from '../../core/broker-error.js';
-import { anonymousPrincipal, type Principal } from '../../core/principal.js';
+import { anonymousPrincipal, authenticatedPrincipal, type Principal } from '../../core/principal.js';
+import { SCRAM_MECHANISMS, ScramServerSession, type ScramMechanism } from '../../core/users/scram.js';
 import type { RetainedStore } from '../../core/retained-store.js';
 import { mqttFilterToSubjectFilters, mqttTopicToSubject, parseMqttSharedSubscription } from '../../core/router/translate.js';
 import {
@@ -50,6 +51,7 @@ import {
   type Will,
 } from './codec/index.js';
 import { publishToMessage } from './message-map.js';
+import { encodePublish } from './publish-encoder.js';
 import { MqttSessionState, SESSION_NEVER_EXPIRES, SubEntry, type SessionConnection } from './session-state.js';
 import type { SessionStore } from './session-store.js';
 
@@ -80,6 +82,11 @@ export interface MqttSessionOptions {
    * 65,535); one more → DISCONNECT 0x93.
    */
   receiveMaximum: number;
+  /**
+   * Largest Keep Alive allowed (s); 0 = the client's own. A v5 client asking for more (or for none) is told this
+   * value in CONNACK Server Keep Alive; a 3.1.1 client asking for more is refused (return code 2, as mosquitto).
+   */
+  maxKeepAliveSec: number;
 }
 
 /** What the session needs from its listener. */
@@ -94,11 +101,16 @@ export interface MqttSessionDeps {
   store: SessionStore;
   /** Creates (and registers) the state of a new session. */
   createState(clientId: string): MqttSessionState;
+  /** Gives a new persistent session its durable queue (state.ready settles when it is open). */
+  makeDurable(state: MqttSessionState): void;
   connectionId: number;
   peerAddress?: string;
   peerPort?: number;
   onClose?: (session: MqttSession, reason: string) => void;
 }
+
+/** A tick's output up to this size is written as one Buffer; more is written packet by packet, corked. */
+const COALESCE_MAX_BYTES = 64 * 1024;
 
 /** Grace for a closing socket to flush its goodbye before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
@@ -108,16 +120,6 @@ interface CloseOptions {
   reasonCode?: number;
   /** Publish the Will (every close except a normal DISCONNECT). */
   will: boolean;
-}
-
-/** Makes the Router subscription of a session's subscription (on SUBSCRIBE, and for sessions restored at boot). */
-export function subscribeEntry(broker: Broker, entry: SubEntry): void {
-  entry.sub = broker.router.subscribe(entry.subjects, entry.handler, {
-    queueGroup: entry.queueGroup,
-    noLocal: entry.noLocal,
-    origin: entry.state,
-    excludeDollar: true,
-  });
 }
 
 export class MqttSession implements SessionConnection {
@@ -130,9 +132,20 @@ export class MqttSession implements SessionConnection {
   private readonly splitter: PacketSplitter;
 
   version: MqttVersion = 4;
-  private phase: 'new' | 'connecting' | 'connected' | 'closed' = 'new';
+  /** 'authenticating': a v5 enhanced-auth exchange before CONNACK (only AUTH and DISCONNECT are read). */
+  private phase: 'new' | 'authenticating' | 'connecting' | 'connected' | 'closed' = 'new';
+  /** The CONNECT's Authentication Method (v5 enhanced authentication), for AUTH and re-authentication. */
+  private authMethod: ScramMechanism | undefined;
+  /** The SCRAM exchange in progress (at CONNECT or a re-authentication). */
+  private scram: ScramServerSession | null = null;
+  private pendingConnect: { p: ConnectPacket; assigned: boolean } | null = null;
+  /** server-final-message, sent as Authentication Data in CONNACK. */
+  private connackAuthData: Buffer | undefined;
   private held: Array<[number, Buffer]> = [];
-  private principal: Principal;
+  /** Read by the connection registry (listing); the session itself only assigns it. */
+  principal: Principal;
+  /** PUBLISH packets received and sent, for the connection registry (plain increments). */
+  readonly traffic = { messagesIn: 0, messagesOut: 0 };
   clientId = '';
   private state: MqttSessionState | null = null;
   private will: Will | undefined;
@@ -218,6 +231,13 @@ export class MqttSession implements SessionConnection {
   }
 
   private dispatch(first: number, body: Buffer): void {
+    if (this.phase === 'authenticating') {
+      // 5.0 §4.12: until CONNACK a client using enhanced authentication sends only AUTH or DISCONNECT.
+      const p = decodePacket(first, body, this.version);
+      if (p.type === 'auth') return this.onAuth(p);
+      if (p.type === 'disconnect') return this.close('client disconnected during authentication', { will: false });
+      throw new MqttProtocolError(ReasonCode.ProtocolError, 'fixedHeader.type', 0, `${p.type.toUpperCase()} during enhanced authentication`);
+    }
     if (this.phase === 'new') {
       if (first >> 4 !== PacketType.CONNECT) {
         // [MQTT-3.1.0-1] the first packet must be CONNECT; nothing to answer with.
@@ -241,8 +261,7 @@ export class MqttSession implements SessionConnection {
         // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
         throw new MqttProtocolError(ReasonCode.ProtocolError, 'connect', 0, 'second CONNECT');
       case 'auth':
-        // No enhanced authentication is offered, so AUTH is never expected (5.0 §4.12).
-        throw new MqttProtocolError(ReasonCode.ProtocolError, 'auth', 0, 'AUTH without an authentication method');
+        return this.onAuth(p);
       default:
         throw new MqttProtocolError(ReasonCode.ProtocolError, 'fixedHeader.type', 0, `${p.type.toUpperCase()} is sent by servers only`);
     }
@@ -274,8 +293,15 @@ export class MqttSession implements SessionConnection {
     if (this.connectTimer !== null) clearTimeout(this.connectTimer);
     this.connectTimer = null;
     const props = p.properties;
-    if (props?.authenticationMethod !== undefined) {
-      this.refuse(ReasonCode.BadAuthenticationMethod, `authentication method ${props.authenticationMethod} is not supported`);
+    const method = props?.authenticationMethod;
+    if (method !== undefined && !(SCRAM_MECHANISMS as readonly string[]).includes(method)) {
+      this.refuse(ReasonCode.BadAuthenticationMethod, `authentication method ${method} is not supported`);
+      return;
+    }
+    const maxKeepAlive = this.opts.maxKeepAliveSec;
+    if (this.version === 4 && maxKeepAlive > 0 && p.keepAliveSec > maxKeepAlive) {
+      // 3.1.1 cannot be told another Keep Alive: refused as mosquitto refuses it (identifier rejected).
+      this.refuse(ReasonCode.ClientIdentifierNotValid, `keep alive ${p.keepAliveSec} s is above the server's ${maxKeepAlive} s`);
       return;
     }
     let clientId = p.clientId;
@@ -292,6 +318,10 @@ export class MqttSession implements SessionConnection {
     if (props?.receiveMaximum !== undefined) this.clientReceiveMax = props.receiveMaximum;
     if (props?.maximumPacketSize !== undefined) this.clientMaxPacketSize = props.maximumPacketSize;
     this.clientId = clientId;
+    if (method !== undefined) {
+      this.startAuth(p, method as ScramMechanism, assigned);
+      return;
+    }
     let login: Promise<Principal>;
     if (p.username !== undefined) {
       login = this.broker.users.authenticate(p.username, p.password === undefined ? '' : p.password.toString('utf8'), this.deps.peerAddress);
@@ -319,6 +349,98 @@ export class MqttSession implements SessionConnection {
     );
   }
 
+  // --- enhanced authentication (5.0 §4.12): SCRAM-SHA-256/512 against the core user store ------------------
+
+  /** CONNECT with Authentication Method: client-first in its Authentication Data; answers AUTH 0x18 server-first. */
+  private startAuth(p: ConnectPacket, method: ScramMechanism, assigned: boolean): void {
+    this.authMethod = method;
+    const first = this.scramFirst(p.properties?.authenticationData);
+    if (first === null) return this.refuse(ReasonCode.NotAuthorized, 'malformed SCRAM client-first message');
+    this.pendingConnect = { p, assigned };
+    this.phase = 'authenticating';
+    this.writeAuth(ReasonCode.ContinueAuthentication, first);
+    if (this.opts.connectTimeoutMs > 0) {
+      // The exchange must finish within the CONNECT timeout too.
+      this.connectTimer = setTimeout(() => {
+        if (this.phase === 'authenticating') this.refuse(ReasonCode.NotAuthorized, 'enhanced authentication not completed in time');
+      }, this.opts.connectTimeoutMs);
+      this.connectTimer.unref?.();
+    }
+  }
+
+  /** Starts a SCRAM exchange; server-first, or null when client-first is malformed. */
+  private scramFirst(data: Buffer | undefined): Buffer | null {
+    const users = this.broker.users;
+    this.scram = new ScramServerSession(this.authMethod!, (name, m) => users.scramCredential(name, m));
+    try {
+      return Buffer.from(this.scram.clientFirst(data ?? Buffer.alloc(0)), 'utf8');
+    } catch {
+      this.scram = null;
+      return null;
+    }
+  }
+
+  private writeAuth(reasonCode: number, data: Buffer): void {
+    this.write(encodePacket({ type: 'auth', reasonCode, properties: { authenticationMethod: this.authMethod!, authenticationData: data } }, 5));
+  }
+
+  /** AUTH: client-final of a CONNECT or re-authentication exchange, or (0x19) the start of a re-authentication. */
+  private onAuth(p: Extract<MqttPacket, { type: 'auth' }>): void {
+    if (this.authMethod === undefined) {
+      // 5.0 §4.12: AUTH only from a client that named an Authentication Method at CONNECT.
+      throw new MqttProtocolError(ReasonCode.ProtocolError, 'auth', 0, 'AUTH without an authentication method');
+    }
+    if (p.properties?.authenticationMethod !== this.authMethod) {
+      throw new MqttProtocolError(ReasonCode.ProtocolError, 'auth.authenticationMethod', 0, 'AUTH with another authentication method than CONNECT');
+    }
+    const data = p.properties.authenticationData;
+    if (p.reasonCode === ReasonCode.ReAuthenticate) {
+      if (this.phase !== 'connected' || this.scram !== null) throw new MqttProtocolError(ReasonCode.ProtocolError, 'auth.reasonCode', 0, 're-authentication out of order');
+      const first = this.scramFirst(data);
+      if (first === null) return this.close('malformed SCRAM client-first at re-authentication', { reasonCode: ReasonCode.NotAuthorized, will: true });
+      this.writeAuth(ReasonCode.ContinueAuthentication, first);
+      return;
+    }
+    const scram = this.scram;
+    if (p.reasonCode !== ReasonCode.ContinueAuthentication || scram === null) {
+      throw new MqttProtocolError(ReasonCode.ProtocolError, 'auth.reasonCode', 0, `unexpected AUTH reason 0x${p.reasonCode.toString(16)}`);
+    }
+    this.scram = null;
+    let principal: Principal | null = null;
+    let final: Buffer | undefined;
+    try {
+      const result = scram.clientFinal(data ?? Buffer.alloc(0));
+      final = Buffer.from(result.response, 'utf8');
+      const name = scram.username!;
+      if (result.ok && (scram.authzid === undefined || scram.authzid === name)) {
+        this.broker.users.checkPeer(name, this.deps.peerAddress);
+        principal = authenticatedPrincipal(name, this.authMethod, this.deps.peerAddress);
+      }
+    } catch {
+      principal = null;
+    }
+    if (this.phase === 'authenticating') {
+      if (principal === null) return this.refuse(ReasonCode.BadUserNameOrPassword, `SCRAM login of '${scram.username ?? ''}' failed`);
+      const pending = this.pendingConnect!;
+      this.pendingConnect = null;
+      this.principal = principal;
+      this.connackAuthData = final;
+      this.phase = 'connecting';
+      if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+      this.connectTimer = null;
+      this.socket.pause();
+      this.accept(pending.p, pending.assigned);
+      return;
+    }
+    // Re-authentication keeps the connection's identity: another user is refused (5.0 §4.12.1).
+    if (principal === null || principal.name !== this.principal.name) {
+      this.logger.info({ cid: this.id, peer: this.peer(), clientId: this.clientId, user: scram.username }, 'mqtt re-authentication failed');
+      return this.close('re-authentication failed', { reasonCode: ReasonCode.NotAuthorized, will: true });
+    }
+    this.principal = principal;
+    this.writeAuth(ReasonCode.Success, final!);
+  }
+
   /** CONNACK with an error reason (v5) or return code (3.1.1), then close. */
   private refuse(reason: number, detail: string): void {
     this.logger.info({ cid: this.id, peer: this.peer(), clientId: this.clientId, reasonCode: reason, detail }, 'mqtt connection refused');
@@ -342,8 +464,33 @@ export class MqttSession implements SessionConnection {
     const sessionPresent = state !== undefined;
     if (state === undefined) state = this.deps.createState(clientId);
     state.expirySec = this.version === 5 ? (p.properties?.sessionExpiryInterval ?? 0) : p.cleanStart ? 0 : SESSION_NEVER_EXPIRES;
+    // A new persistent session gets its durable queue before CONNACK (a resumed one has it already).
+    if (!sessionPresent && state.expirySec > 0) this.deps.makeDurable(state);
     this.persist(state);
     this.state = state;
+    const ready = state;
+    ready.ready.then(
+      () => {
+        if (this.phase === 'connecting') {
+          // A clean start of another connection with this id ended the session meanwhile: that one won.
+          if (ready.ended) this.close('session taken over', { will: false });
+          else this.connected(p, ready, sessionPresent, assigned);
+        } else if (ready.connection === null && !ready.ended) ready.startOffline();
+      },
+      (err: unknown) => {
+        this.logger.warn({ err, cid: this.id, clientId }, 'mqtt session queue could not be created');
+        ready.end();
+        if (this.phase === 'connecting') this.refuse(ReasonCode.ServerUnavailable, 'session queue could not be created');
+      },
+    );
+  }
+
+  private connected(p: ConnectPacket, state: MqttSessionState, sessionPresent: boolean, assigned: boolean): void {
+    const clientId = this.clientId;
+    // Another connection with this id that attached while this one waited for the session is taken over.
+    const other = state.connection;
+    if (other instanceof MqttSession && other !== this) other.takeOver();
+    if (state.ended) return this.close('session ended while connecting', { will: false });
     this.will = p.will;
     this.phase = 'connected';
     let props: Properties | undefined;
@@ -358,10 +505,21 @@ export class MqttSession implements SessionConnection {
       };
       if (assigned) props.assignedClientIdentifier = clientId;
       if (this.opts.receiveMaximum < 65_535) props.receiveMaximum = this.opts.receiveMaximum;
+      if (this.connackAuthData !== undefined) {
+        props.authenticationMethod = this.authMethod;
+        props.authenticationData = this.connackAuthData;
+      }
+    }
+    let keepAliveSec = p.keepAliveSec;
+    const maxKeepAlive = this.opts.maxKeepAliveSec;
+    if (props !== undefined && maxKeepAlive > 0 && (keepAliveSec === 0 || keepAliveSec > maxKeepAlive)) {
+      // 5.0 §3.2.2.3.14: the client must use the Server Keep Alive instead of its own.
+      keepAliveSec = maxKeepAlive;
+      props.serverKeepAlive = maxKeepAlive;
     }
     this.write(encodePacket({ type: 'connack', sessionPresent, reasonCode: 0, ...(props !== undefined ? { properties: props } : {}) }, this.version));
-    if (p.keepAliveSec > 0) {
-      this.keepAliveTimer = setTimeout(() => this.keepAliveExpired(p.keepAliveSec), p.keepAliveSec * 1500);
+    if (keepAliveSec > 0) {
+      this.keepAliveTimer = setTimeout(() => this.keepAliveExpired(keepAliveSec), keepAliveSec * 1500);
       this.keepAliveTimer.unref?.();
     }
     this.logger.debug({ cid: this.id, peer: this.peer(), clientId, version: this.version, sessionPresent, user: this.principal.name }, 'mqtt client connected');
@@ -437,6 +595,7 @@ export class MqttSession implements SessionConnection {
     if (p.qos === 2) state.inboundQos2.add(id);
     const now = Date.now();
     const message = publishToMessage(subject, p.qos, p.retain, p.payload, props, replyTo, state, now);
+    this.traffic.messagesIn++;
     let work: Promise<unknown> = this.broker.publish(this.principal, message);
     if (p.retain) {
       const attributes: { [key: string]: number } = { qos: p.qos };
@@ -454,6 +613,8 @@ export class MqttSession implements SessionConnection {
         }),
       );
     }
+    // A persistent session keeps the id with its record before PUBREC, so a restart still knows it was routed.
+    if (p.qos === 2 && state.durable) work = work.then(() => state.persist());
     this.inflight++;
     if (this.inflight > this.opts.maxInflightPublishes && !this.pausedForInflight) {
       this.pausedForInflight = true;
@@ -503,9 +664,13 @@ export class MqttSession implements SessionConnection {
   }
 
   private onPubrel(p: PubAckPacket): void {
-    const had = this.state!.inboundQos2.delete(p.packetId);
+    const state = this.state!;
+    const had = state.inboundQos2.delete(p.packetId);
     if (had && this.inboundUnacked > 0) this.inboundUnacked--;
-    this.ack('pubcomp', p.packetId, had || this.version === 4 ? 0 : ReasonCode.PacketIdentifierNotFound);
+    const code = had || this.version === 4 ? 0 : ReasonCode.PacketIdentifierNotFound;
+    // Persistent: the id is forgotten durably before PUBCOMP lets the client reuse it.
+    if (had && state.durable) void state.persist().then(() => this.ack('pubcomp', p.packetId, code));
+    else this.ack('pubcomp', p.packetId, code);
   }
 
   // --- SUBSCRIBE / UNSUBSCRIBE -------------------------------------------------------------------------------
@@ -551,9 +716,9 @@ export class MqttSession implements SessionConnection {
     }
     const granted = (s.qos > 2 ? 2 : s.qos) as QoS;
     const existing = state.subs.get(s.topicFilter);
-    if (existing !== undefined) existing.sub.unsubscribe();
+    if (existing !== undefined) existing.stop();
     const entry = new SubEntry(state, s.topicFilter, subjects, granted, s.retainAsPublished, subId, queueGroup, s.noLocal);
-    subscribeEntry(this.broker, entry);
+    entry.start(this.broker.router);
     state.subs.set(s.topicFilter, entry);
     // Retain Handling: 0 always, 1 only for a new subscription, 2 never; never for shared subscriptions.
     if (queueGroup === undefined && (s.retainHandling === 0 || (s.retainHandling === 1 && existing === undefined))) retainedFor.push(entry);
@@ -569,7 +734,7 @@ export class MqttSession implements SessionConnection {
         codes.push(ReasonCode.NoSubscriptionExisted);
         continue;
       }
-      entry.sub.unsubscribe();
+      entry.stop();
       state.subs.delete(f);
       codes.push(ReasonCode.Success);
     }
@@ -605,7 +770,7 @@ export class MqttSession implements SessionConnection {
     if (this.phase !== 'connected') return false;
     let buf: Buffer;
     try {
-      buf = encodePacket(p, this.version);
+      buf = p.type === 'publish' ? encodePublish(p, this.version) : encodePacket(p, this.version);
     } catch (err) {
       // A message that cannot be expressed in MQTT (a header value over 65,535 bytes): skip it, keep the session.
       this.logger.warn({ err: (err as Error).message, cid: this.id, clientId: this.clientId, type: p.type }, 'mqtt packet could not be encoded; dropped');
@@ -614,6 +779,7 @@ export class MqttSession implements SessionConnection {
     // 5.0 §3.1.2.11.4: a packet over the client's Maximum Packet Size is discarded as if sent.
     if (this.clientMaxPacketSize > 0 && buf.length > this.clientMaxPacketSize) return false;
     if (p.type === 'publish' && p.qos === 0 && this.socket.writableLength > this.opts.maxPendingBytes) return false;
+    if (p.type === 'publish') this.traffic.messagesOut++;
     this.write(buf);
     return true;
   }
@@ -635,6 +801,13 @@ export class MqttSession implements SessionConnection {
     if (!this.socket.writable) return;
     if (out.length === 1) {
       this.socket.write(out[0]);
+      return;
+    }
+    let bytes = 0;
+    for (let i = 0; i < out.length; i++) bytes += out[i].length;
+    if (bytes <= COALESCE_MAX_BYTES) {
+      // Small packets (acks, 128 B publishes): one copy into one chunk costs less than a write request per packet.
+      this.socket.write(Buffer.concat(out, bytes));
       return;
     }
     this.socket.cork();

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MqttSessionState, SESSION_NEVER_EXPIRES, SubEntry, type SessionConnection } from '../../../src/protocols/mqtt/session-state.js';
+import { MqttSessionState, SESSION_NEVER_EXPIRES, SubEntry, type SessionConnection, type SessionStateHooks } from '../../../src/protocols/mqtt/session-state.js';
 import type { PubAckPacket, PublishPacket, QoS } from '../../../src/protocols/mqtt/codec/index.js';
 import type { MqttMessage } from '../../../src/protocols/mqtt/message-map.js';
 
@@ -21,13 +21,18 @@ function message(subject: string, value: string, qos: QoS = 1): MqttMessage {
   return { subject, key: null, value: Buffer.from(value), headers: [], timestamp: 0, mqtt: { qos, retain: false } };
 }
 
+/** Hooks of a session without a listener: `onEnd` observed, nothing persisted. */
+function hooks(onEnd: (s: MqttSessionState) => unknown = () => undefined): SessionStateHooks {
+  return { onEnd: (st) => void onEnd(st), persist: async () => undefined, onStoreError: () => undefined };
+}
+
 function entry(state: MqttSessionState, qos: QoS = 2): SubEntry {
   return new SubEntry(state, 'a/#', ['a', 'a.>'], qos, false, undefined, undefined, false);
 }
 
 test('QoS 1 deliveries beyond the client Receive Maximum wait, and go out as acknowledgements free slots', () => {
   const ended: string[] = [];
-  const s = new MqttSessionState('c', 100, (x) => ended.push(x.clientId));
+  const s = new MqttSessionState('c', 100, hooks((x) => ended.push(x.clientId)));
   const c = new FakeConnection(2);
   s.resume(c);
   const e = entry(s);
@@ -44,7 +49,7 @@ test('QoS 1 deliveries beyond the client Receive Maximum wait, and go out as ack
 });
 
 test('on resume, unacknowledged PUBLISHes are re-sent with DUP and PUBRELs re-sent, in the original order', () => {
-  const s = new MqttSessionState('c', 100, () => undefined);
+  const s = new MqttSessionState('c', 100, hooks());
   s.expirySec = SESSION_NEVER_EXPIRES;
   const c1 = new FakeConnection();
   s.resume(c1);
@@ -67,7 +72,7 @@ test('on resume, unacknowledged PUBLISHes are re-sent with DUP and PUBRELs re-se
 });
 
 test('packet ids skip those still in use and wrap after 65535', () => {
-  const s = new MqttSessionState('c', 100, () => undefined);
+  const s = new MqttSessionState('c', 100, hooks());
   const c = new FakeConnection();
   s.resume(c);
   const e = entry(s);
@@ -86,7 +91,7 @@ test('packet ids skip those still in use and wrap after 65535', () => {
 
 test('a session with expiry 0 ends when its connection goes; a delayed will fires at the end of the session', () => {
   const ended: string[] = [];
-  const s = new MqttSessionState('gone', 100, (x) => ended.push(x.clientId));
+  const s = new MqttSessionState('gone', 100, hooks((x) => ended.push(x.clientId)));
   const c = new FakeConnection();
   s.resume(c);
   let wills = 0;
@@ -101,7 +106,7 @@ test('a session with expiry 0 ends when its connection goes; a delayed will fire
 });
 
 test('resuming in time cancels a delayed will', () => {
-  const s = new MqttSessionState('back', 100, () => undefined);
+  const s = new MqttSessionState('back', 100, hooks());
   s.expirySec = 60;
   const c = new FakeConnection();
   s.resume(c);
