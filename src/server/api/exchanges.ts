@@ -1,5 +1,5 @@
 /**
- * AMQP exchanges over HTTP: list them with their bindings, and publish through one with a routing key. A
+ * AMQP exchanges over HTTP: list, declare and delete them, and publish through one with a routing key. A
  * publish appends to every queue the exchange routes to, with the `amqp-exchange`/`amqp-routing-key` headers
  * an AMQP consumer's properties are rebuilt from (docs/interop.md); through amq.topic it is also a Router
  * publish of the routing key as a subject, as an AMQP client's publish would be.
@@ -7,6 +7,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Message } from '../../core/message.js';
+import type { Broker } from '../../core/broker.js';
+import { BrokerError } from '../../core/broker-error.js';
+import { EXCHANGE_TYPES } from '../../core/exchange.js';
+import type { ExchangeDefinition } from '../../core/exchange.js';
 import { QUEUE_HEADERS, queueRegistryOf } from '../../core/queue-registry.js';
 import { isValidSubject } from '../../core/router/subject.js';
 import type { RecordHeader } from '../../storage/record-batch.js';
@@ -20,8 +24,42 @@ export const ExchangeParams = z.object({ name: z.string() });
 
 export const ExchangePublishBody = PayloadSchema.and(z.object({ routingKey: z.string().default('') }));
 
+export const CreateExchangeBody = z.strictObject({
+  name: z.string().min(1).max(255),
+  type: z.enum(EXCHANGE_TYPES),
+  durable: z.boolean().optional().describe('Default true (survives a restart).'),
+  autoDelete: z.boolean().optional(),
+  internal: z.boolean().optional(),
+  arguments: z.record(z.string(), z.unknown()).optional().describe('Declare arguments, e.g. {"alternate-exchange": "ae"}.'),
+});
+
+export const DeleteExchangeQuery = z.strictObject({
+  ifUnused: z.stringbool().optional().describe('Refuse (409 TRIB_EXCHANGE_IN_USE) while the exchange has bindings.'),
+});
+
+function requireExchange(broker: Broker, name: string): ExchangeDefinition {
+  const d = broker.exchanges.definitions().find((e) => e.name === name);
+  if (d === undefined) throw new BrokerError('TRIB_EXCHANGE_NOT_FOUND', `no exchange '${name}'`);
+  return d;
+}
+
 export async function exchangeRoutes(app: FastifyInstance, { broker }: ApiOptions): Promise<void> {
   app.get('/api/exchanges', async () => ({ exchanges: broker.exchanges.definitions() }));
+
+  app.post('/api/exchanges', async (req, reply) => {
+    const body = parseInput(CreateExchangeBody, req.body, 'body');
+    // exchange.declare's rules: an equivalent existing exchange is fine (200), a different one 409, amq.* 403.
+    const { created } = await broker.declareExchange(principalOf(req), { ...body, durable: body.durable ?? true });
+    return reply.code(created ? 201 : 200).send(requireExchange(broker, body.name));
+  });
+
+  app.delete('/api/exchanges/:name', async (req, reply) => {
+    const { name } = parseInput(ExchangeParams, req.params, 'params');
+    const { ifUnused } = parseInput(DeleteExchangeQuery, req.query, 'query');
+    requireExchange(broker, name);
+    await broker.deleteExchange(principalOf(req), name, { ifUnused });
+    return reply.code(204).send();
+  });
 
   app.post('/api/exchanges/:name/publish', async (req) => {
     const { name } = parseInput(ExchangeParams, req.params, 'params');

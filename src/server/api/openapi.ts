@@ -9,8 +9,14 @@ import { z } from 'zod';
 import { AddPartitionsBody, AlterConfigsBody, CreateStreamBody } from './streams.js';
 import { ProduceBody, ReadQuery } from './records.js';
 import { PublishBody } from './subjects.js';
-import { ExchangePublishBody } from './exchanges.js';
+import { CreateExchangeBody, DeleteExchangeQuery, ExchangePublishBody } from './exchanges.js';
 import { CreateUserBody } from './users.js';
+import { CreateQueueBody, DeleteQueueQuery } from './queues.js';
+import { BindingBody } from './bindings.js';
+import { ResetOffsetsBody } from './groups.js';
+import { ConnectionsQuery } from './connections.js';
+import { AclFilterBody, AclQuery, CreateAclBody } from './acls.js';
+import { StreamEventsQuery } from './stream-events.js';
 import { BROKER_ERROR_STATUS } from './error-reply.js';
 
 interface Operation {
@@ -43,6 +49,27 @@ export const OPERATIONS: readonly Operation[] = [
   { method: 'post', path: '/api/exchanges/{name}/publish', tag: 'exchanges', summary: 'Publish through an exchange with a routing key', body: ExchangePublishBody, ok: [200, '{routed, deliveries}'], errors: [403, 404] },
   { method: 'get', path: '/api/queues', tag: 'queues', summary: 'List queues with message, unacked and consumer counts and bindings', ok: [200, '{queues: [...]}'] },
   { method: 'get', path: '/api/queues/{name}', tag: 'queues', summary: 'Describe one queue', ok: [200, 'The queue'], errors: [404] },
+  { method: 'get', path: '/api/streams/{name}/events', tag: 'records', summary: 'Server-Sent Events of one partition: replay from offset/from/timestamp, then follow (`record` events)', query: StreamEventsQuery, ok: [200, 'text/event-stream; each `record` event is {partition, offset, ...message}'], errors: [404] },
+  { method: 'get', path: '/api/streams/{name}/ws', tag: 'records', summary: 'The same as /events over a WebSocket (one JSON text frame per record)', query: StreamEventsQuery, ok: [101, 'Switching protocols'], errors: [404] },
+  { method: 'post', path: '/api/exchanges', tag: 'exchanges', summary: 'Declare an exchange (exchange.declare rules)', body: CreateExchangeBody, ok: [201, 'The exchange (200 when an equivalent one existed)'], errors: [403, 409] },
+  { method: 'delete', path: '/api/exchanges/{name}', tag: 'exchanges', summary: 'Delete an exchange (?ifUnused=true refuses while bound)', query: DeleteExchangeQuery, ok: [204, 'Deleted'], errors: [403, 404, 409] },
+  { method: 'post', path: '/api/queues', tag: 'queues', summary: 'Declare a queue (queue.declare rules and argument checks)', body: CreateQueueBody, ok: [201, 'The queue (200 when an equivalent one existed)'], errors: [403, 409] },
+  { method: 'delete', path: '/api/queues/{name}', tag: 'queues', summary: 'Delete a queue (?ifUnused=true, ?ifEmpty=true)', query: DeleteQueueQuery, ok: [204, 'Deleted'], errors: [404, 409] },
+  { method: 'post', path: '/api/queues/{name}/purge', tag: 'queues', summary: 'Drop every ready message', ok: [200, '{purged}'], errors: [404] },
+  { method: 'post', path: '/api/bindings', tag: 'bindings', summary: 'Bind a queue or an exchange to a source exchange', body: BindingBody, ok: [201, 'The binding with created (200 when it existed)'], errors: [403, 404] },
+  { method: 'delete', path: '/api/bindings', tag: 'bindings', summary: 'Remove a binding (same body)', body: BindingBody, ok: [204, 'Removed'], errors: [403, 404] },
+  { method: 'get', path: '/api/groups', tag: 'groups', summary: 'List Kafka consumer groups', ok: [200, '{groups: [{groupId, state, protocolType, members}]}'] },
+  { method: 'get', path: '/api/groups/{id}', tag: 'groups', summary: 'Describe a group: members with assignments, committed offsets with lag', ok: [200, '{groupId, state, protocolType, protocol, generationId, members, offsets, totalLag}'], errors: [404] },
+  { method: 'post', path: '/api/groups/{id}/reset-offsets', tag: 'groups', summary: 'Reset committed offsets of an inactive group', body: ResetOffsetsBody, ok: [200, '{offsets: [{topic, partition, offset}]}'], errors: [404, 409] },
+  { method: 'delete', path: '/api/groups/{id}', tag: 'groups', summary: 'Delete an inactive group and its offsets', ok: [204, 'Deleted'], errors: [404, 409] },
+  { method: 'get', path: '/api/connections', tag: 'connections', summary: 'List client connections of every protocol with their traffic', query: ConnectionsQuery, ok: [200, '{connections: [...]}'] },
+  { method: 'delete', path: '/api/connections/{id}', tag: 'connections', summary: "Close a connection (with the protocol's own goodbye)", ok: [204, 'Closed'], errors: [404] },
+  { method: 'get', path: '/api/acls', tag: 'acls', summary: 'List ACL entries (query fields filter)', query: AclQuery, ok: [200, '{acls: [...]}'] },
+  { method: 'post', path: '/api/acls', tag: 'acls', summary: 'Add an ACL entry', body: CreateAclBody, ok: [201, 'The entry'], errors: [403] },
+  { method: 'delete', path: '/api/acls', tag: 'acls', summary: 'Remove every ACL entry matching the filter body', body: AclFilterBody, ok: [200, '{removed: [...]}'], errors: [403] },
+  { method: 'get', path: '/api/status', tag: 'server', summary: 'Version, uptime, bound listeners, resource totals', ok: [200, '{version, uptimeMs, listeners, totals}'] },
+  { method: 'get', path: '/api/stats', tag: 'server', summary: 'Cumulative traffic counters, connections per protocol, disk bytes', ok: [200, '{timestamp, messagesIn, messagesOut, bytesIn, bytesOut, connections, diskBytes}'] },
+  { method: 'get', path: '/api/stats/events', tag: 'server', summary: 'The same as /api/stats once per second as Server-Sent Events (`stats`)', ok: [200, 'text/event-stream'] },
   { method: 'get', path: '/api/cursors', tag: 'cursors', summary: 'List durable cursors (?stream= filters)', ok: [200, '{cursors: [...]}'] },
   { method: 'get', path: '/api/users', tag: 'users', summary: 'List users (never credentials)', ok: [200, '{users: [{name, tags, mechanisms, createdAt}]}'] },
   { method: 'post', path: '/api/users', tag: 'users', summary: 'Create a user', body: CreateUserBody, ok: [201, 'The user'], errors: [409] },
