@@ -6,10 +6,14 @@ const AREAS: Record<string, () => Promise<{ run: (args: string[]) => Promise<voi
   storage: () => import('./storage.js'),
   'kafka-codec': () => import('./kafka-codec.js'),
   'amqp-codec': () => import('./amqp-codec.js'),
+  amqp: () => import('./amqp.js'),
   'nats-parser': () => import('./nats-parser.js'),
+  nats: () => import('./nats.js'),
   'mqtt-codec': () => import('./mqtt-codec.js'),
+  mqtt: () => import('./mqtt.js'),
   router: () => import('./router.js'),
   cursor: () => import('./cursor.js'),
+  kafka: () => import('./kafka.js'),
 };
 
 const [area, ...rest] = process.argv.slice(2);

@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { apiOf, examples, parseCount, withCommonOptions, type CommonOptions } from './common-options.js';
 import { seg, type ApiClient } from './api-client.js';
 import { CliError } from './cli-error.js';
+import { note } from './output.js';
 import { parsePosition, type Position } from './position.js';
 import { formatMessage, parseFormat, type ApiMessage, type RecordFormat } from './record-format.js';
 
@@ -99,6 +100,10 @@ export function consumeCommand(): Command {
       const onSignal = (): void => stop.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      let open = 0;
+      const opened = (): void => {
+        if (++open === partitions.length) note(`following ${topic}`);
+      };
       try {
         await Promise.all(
           partitions.map((p, i) =>
@@ -109,7 +114,7 @@ export function consumeCommand(): Command {
                 stop.abort();
                 return false;
               }
-            }, stop.signal),
+            }, stop.signal, opened),
           ),
         );
       } finally {

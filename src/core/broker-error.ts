@@ -48,6 +48,10 @@ export const ERROR_CODES = {
   TRIB_AUTHENTICATION_FAILED: { description: 'Unknown user, wrong password, or a login not allowed from this address.', retriable: false },
   TRIB_USER_EXISTS: { description: 'A user with that name already exists.', retriable: false },
   TRIB_USER_NOT_FOUND: { description: 'No user has that name.', retriable: false },
+  TRIB_GROUP_NOT_FOUND: { description: 'No consumer group has that id (no members and no committed offsets).', retriable: false },
+  TRIB_GROUP_NOT_EMPTY: { description: 'The consumer group has live members; stop its consumers first (as Kafka requires for offset resets and deletes).', retriable: true },
+  TRIB_CONNECTION_NOT_FOUND: { description: 'No open client connection has that id.', retriable: false },
+  TRIB_BINDING_NOT_FOUND: { description: 'The exchange has no binding to that destination with that routing key and arguments.', retriable: false },
   // Failures of the HTTP API's own layer (kept here so the one catalogue, and docs/errors.md, lists every code).
   TRIB_HTTP_INVALID_REQUEST: { description: 'HTTP API: the request failed validation; `field` names the offending field.', retriable: false },
   TRIB_HTTP_BODY_TOO_LARGE: { description: 'HTTP API: the request body is larger than the API accepts.', retriable: false },

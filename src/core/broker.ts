@@ -29,6 +29,7 @@ import type { Destination, ExchangeOptions, FieldTable } from './exchange.js';
 import { Stream, resolveStreamDefinition, type PublishAck, type StreamDefinition, type StreamOptions } from './stream.js';
 import { CursorStore } from './cursor/cursor-store.js';
 import { DelayScheduler } from './cursor/delay-scheduler.js';
+import { ResourceAlarm, type ResourceAlarmOptions } from './resource-alarm.js';
 import { Cursor, type StartPolicy } from './cursor/cursor.js';
 import type { DispatchMode } from './cursor/dispatch.js';
 import type { DeadLetterDecision, Delivery } from './cursor/cursor-state.js';
@@ -46,10 +47,13 @@ import {
   type RecordInput,
 } from '../storage/record-batch.js';
 import { SUBJECT_HEADER, recordToMessage } from './stream.js';
-import { QUEUE_HEADERS, queueRegistryOf } from './queue-registry.js';
+import { QUEUE_HEADERS, noteQueueAppend, queueRegistryOf } from './queue-registry.js';
 import { subjectToAmqpRoutingKey } from './router/translate.js';
 import { ANONYMOUS, type Principal } from './principal.js';
 import { GroupCoordinator, type ConsumerGroupOptions } from './consumer-group/index.js';
+import { ProducerStateManager } from './idempotence/producer-state.js';
+import { CommittedLogView, PartitionTxnIndex, TransactionCoordinator, type TransactionCoordinatorOptions } from './transactions/index.js';
+import { ConnectionRegistry } from './connection-registry.js';
 
 /** Logging calls the broker makes; a pino logger satisfies it (core does not depend on pino). */
 export interface BrokerLogger {
@@ -83,6 +87,10 @@ export interface BrokerOptions {
   logFactory?: LogFactory;
   /** Consumer group limits and timers (tests shorten them). */
   groups?: ConsumerGroupOptions;
+  /** Memory and disk alarms (memory high watermark, disk free limit); see resource-alarm.ts. */
+  resourceAlarm?: Omit<ResourceAlarmOptions, 'dataDir'>;
+  /** Kafka transaction timeouts and clock (tests shorten them). */
+  transactions?: TransactionCoordinatorOptions;
 }
 
 /**
@@ -151,8 +159,14 @@ export class Broker {
   readonly router: Router;
   readonly exchanges: ExchangeRegistry;
   readonly advertisedHost: string;
+  /** RabbitMQ-style memory and disk alarms; protocols block publishers while alarmed (`alarm.force` for tests). */
+  readonly alarm: ResourceAlarm;
+  /** Every open client connection of every protocol (listed and closed through the HTTP API and CLI). */
+  readonly connections = new ConnectionRegistry();
   private readonly streamsByName = new Map<string, Stream>();
   private readonly capturesByName = new Map<string, StreamCapture>();
+  /** Per produced-to stream: the OTHER streams whose subjects match its name (deliverProduced); reset by wire/unwire. */
+  private readonly producedCaptures = new Map<string, StreamCapture[]>();
   private readonly cursorsById = new Map<string, { def: CursorDefinition; cursor: Cursor }>();
   /** Per-cursor hooks a protocol layer sets (TTL, dead-letter to an exchange); see setCursorHooks. */
   private readonly cursorHooks = new Map<string, CursorHooks>();
@@ -174,6 +188,7 @@ export class Broker {
     this.router = new Router({ logger: { warn: (obj, msg) => logger.warn(obj, msg) } });
     this.exchanges = new ExchangeRegistry();
     this.advertisedHost = options.advertisedHost ?? '127.0.0.1';
+    this.alarm = new ResourceAlarm({ ...options.resourceAlarm, dataDir: options.dataDir });
   }
 
   /** The delay scheduler (set once open; release appends into the target stream). */
@@ -184,6 +199,15 @@ export class Broker {
    * drive it; the HTTP API and the CLI read and reset it.
    */
   groups!: GroupCoordinator;
+
+  /** Kafka producer ids and idempotent sequence state (one per broker, shared by every Kafka listener). */
+  producers!: ProducerStateManager;
+
+  /** Kafka transactions: transactional ids, markers, last stable offsets (`txn` entries in `__metadata`). */
+  transactions!: TransactionCoordinator;
+
+  /** Open and aborted Kafka transactions per partition (cursors read through it: CommittedLogView). */
+  private readonly txnIndex = new PartitionTxnIndex();
 
   /**
    * Opens the broker over `options.dataDir`: replays metadata, seeds users, reopens every stream (recovering
@@ -240,7 +264,20 @@ export class Broker {
       });
       broker.groups = await GroupCoordinator.open(broker, options.groups ?? {});
       closeOnFailure.push(async () => broker.groups.close());
+      broker.producers = new ProducerStateManager(metadata);
+      broker.transactions = await TransactionCoordinator.open(
+        {
+          metadata,
+          stream: (name) => broker.stream(name),
+          commitGroupOffsets: (groupId, commits) => broker.groups.offsets.commit(groupId, commits),
+          deliverCommitted: (stream, load) => broker.deliverCommitted(stream, load),
+        },
+        broker.producers,
+        { index: broker.txnIndex, onError: (err, transactionalId) => logger.warn({ err, transactionalId }, 'completing a transaction failed; retried on the next request'), ...options.transactions },
+      );
+      closeOnFailure.push(() => broker.transactions.close());
       broker.startRetention();
+      broker.alarm.start();
       broker._ready = true;
       logger.info({ streams: broker.streamsByName.size, dataDir: options.dataDir }, 'broker open');
       return broker;
@@ -346,26 +383,36 @@ export class Broker {
   /**
    * Interop (DESIGN.md "Interop naming"): records produced through Kafka to a topic go to the live Router
    * subscribers of the topic's subject — the topic's name, whatever `tributary-subject` header a producer set —
-   * and not to captures (they are stored already). A `tributary-reply-to` header becomes the reply subject.
+   * and to every OTHER stream whose `subjects` match it ("a publish goes … to every stream whose subjects
+   * match"), but not to the topic itself (stored already). Those appends are not awaited by the producer's ack
+   * (it was sent when the topic's own append was durable); a failed one is logged. A `tributary-reply-to`
+   * header becomes the reply subject.
    * Control batches (transaction markers) and transactional batches (not yet committed) are skipped. Costs
    * nothing beyond one trie lookup when no live subscriber matches. Runs after the append is acknowledged by the
    * log; a failure is logged, never thrown into the produce path.
    */
-  private deliverProduced(stream: Stream, batches: Buffer[]): void {
+  private deliverProduced(stream: Stream, batches: Buffer[], committed = false): void {
     const subject = stream.name;
     let live: boolean;
+    let captures: StreamCapture[];
     try {
+      captures = this.capturesOfProduced(stream);
       live = this.router.hasSubscribers(subject) || (this.exchanges.get(AMQ_TOPIC)?.bindingCount ?? 0) > 0;
     } catch {
       return; // a topic name that is not a valid subject has no live subscribers
     }
-    if (!live) return;
+    if (!live && captures.length === 0) return;
     try {
       for (const batch of batches) {
-        if ((batch.readInt16BE(OFFSET_ATTRIBUTES) & (ATTR_CONTROL | ATTR_TRANSACTIONAL)) !== 0) continue;
+        if ((batch.readInt16BE(OFFSET_ATTRIBUTES) & (committed ? ATTR_CONTROL : ATTR_CONTROL | ATTR_TRANSACTIONAL)) !== 0) continue;
         for (const record of decodeRecordBatch(batch)) {
           const message = recordToMessage(subject, record);
           message.subject = subject;
+          for (let i = 0; i < captures.length; i++) {
+            const target = captures[i].stream.name;
+            captures[i].capture(message).catch((err: unknown) => this.logger.warn({ err, stream: stream.name, target }, 'capture of a produced record by another stream failed'));
+          }
+          if (!live) continue;
           this.router.deliverLive(message);
           this.routeToTopicQueues(message)?.catch((err: unknown) => this.logger.warn({ err, stream: stream.name }, 'amq.topic queue append of a produced record failed'));
         }
@@ -375,8 +422,45 @@ export class Broker {
     }
   }
 
+  /**
+   * A Kafka transaction committed: its batches on one partition of `stream` (read by `load` only when someone
+   * listens live) go to live subscribers now, as produced records do; aborted transactions never come here.
+   */
+  async deliverCommitted(stream: Stream, load: () => Promise<Buffer[]>): Promise<void> {
+    if (stream.internal) return;
+    try {
+      if (!this.router.hasSubscribers(stream.name) && (this.exchanges.get(AMQ_TOPIC)?.bindingCount ?? 0) === 0) return;
+    } catch {
+      return; // not a valid subject: no live subscribers
+    }
+    await load().then(
+      (batches) => this.deliverProduced(stream, batches, true),
+      (err: unknown) => this.logger.warn({ err, stream: stream.name }, 'reading a committed transaction for live delivery failed'),
+    );
+  }
+
+  /** The streams other than `stream` that capture its name as a subject (cached until streams change). */
+  private capturesOfProduced(stream: Stream): StreamCapture[] {
+    let list = this.producedCaptures.get(stream.name);
+    if (list === undefined) {
+      list = [];
+      try {
+        for (const capture of this.capturesByName.values()) {
+          const other = capture.stream;
+          if (other === stream || other.internal) continue;
+          if (other.subjects.some((filter) => subjectMatchesFilter(filter, stream.name))) list.push(capture);
+        }
+      } catch {
+        list = []; // a topic name that is not a valid subject is captured by nobody
+      }
+      this.producedCaptures.set(stream.name, list);
+    }
+    return list;
+  }
+
   /** (Re)registers the stream's subject filters as Router captures. */
   private wire(stream: Stream): void {
+    this.producedCaptures.clear();
     let capture = this.capturesByName.get(stream.name);
     if (capture) this.router.removeCaptures(capture);
     else {
@@ -387,6 +471,7 @@ export class Broker {
   }
 
   private unwire(stream: Stream): void {
+    this.producedCaptures.clear();
     const capture = this.capturesByName.get(stream.name);
     if (capture) this.router.removeCaptures(capture);
     this.capturesByName.delete(stream.name);
@@ -532,7 +617,8 @@ export class Broker {
     const filter = def.filterSubject;
     const cursor = await Cursor.open({
       id: def.id,
-      sources: def.partitions.map((p) => stream.partitionLog(p)),
+      // read_committed: records of open Kafka transactions wait for the commit, aborted ones are skipped.
+      sources: def.partitions.map((p) => new CommittedLogView(stream, p, this.txnIndex)),
       mode: def.mode,
       startPolicy: def.startPolicy,
       ackWaitMs: def.ackWaitMs,
@@ -592,6 +678,20 @@ export class Broker {
     const stored = pending.length === 0 ? [] : await Promise.all(pending);
     if (queued !== null) await queued;
     return { deliveries, stored };
+  }
+
+  /**
+   * publish() for at-most-once publishers (NATS core) on their hot path: the same routing, but no promise per
+   * message — null when nothing was stored or queued, else a promise that settles when those appends do.
+   * Throws (synchronously) what publish() would reject with.
+   */
+  publishNoWait(principal: Principal, message: Message): Promise<unknown> | null {
+    this.check(principal, 'publish', 'subject', message.subject);
+    const pending: Promise<unknown>[] = [];
+    this.router.publish(message, pending);
+    const queued = this.routeToTopicQueues(message);
+    if (queued !== null) pending.push(queued);
+    return pending.length === 0 ? null : pending.length === 1 ? pending[0] : Promise.all(pending);
   }
 
   /**
@@ -666,6 +766,8 @@ export class Broker {
     }
     const partition = Number(target.slice(slash + 1));
     await stream.appendBatch(Math.min(partition, stream.partitionCount - 1), encodeRecordBatch([record]), { live: false });
+    // A queue with x-max-length-bytes counts the bytes it holds.
+    noteQueueAppend(this, stream.name, record.value?.length ?? 0);
   }
 
   // --- retention ----------------------------------------------------------------------------------------
@@ -712,8 +814,10 @@ export class Broker {
     this._ready = false;
     this.closing = (async () => {
       if (this.retentionTimer) clearInterval(this.retentionTimer);
+      this.alarm.stop();
       await this.retentionRunning;
       await this.delays.close();
+      await this.transactions.close();
       this.groups.close();
       for (const { cursor } of this.cursorsById.values()) await cursor.close().catch((err) => this.logger.warn({ err }, 'closing cursor failed'));
       await this.closeStreams();

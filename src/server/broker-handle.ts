@@ -27,6 +27,8 @@ export interface BrokerOptions {
   users: Array<{ name: string; password: string }>;
   /** Users allowed only from loopback addresses. */
   loopbackUsers: string[];
+  /** Memory and disk alarms (core/resource-alarm.ts), from the memoryHighWatermark and diskFreeLimit options. */
+  resourceAlarm?: { memoryHighWatermark: number; diskFreeLimitBytes: number };
 }
 
 export interface BrokerHandle {

@@ -15,8 +15,11 @@ import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_LOG_CONFIG, type FsyncPolicy, type LogConfig } from '../storage/log.js';
 
-/** How text from a flag or variable becomes a value; 'path' values are made absolute against the cwd. */
-type OptionKind = 'string' | 'path' | 'integer' | 'enum';
+/**
+ * How text from a flag or variable becomes a value; 'path' values are made absolute against the cwd; 'boolean'
+ * takes true/false (also on/off, yes/no, 1/0).
+ */
+type OptionKind = 'string' | 'path' | 'integer' | 'enum' | 'boolean';
 
 /** What a computed default may look at: keys earlier in the table, already resolved, and the terminal. */
 export interface DefaultContext {
@@ -113,9 +116,154 @@ export const OPTIONS = {
   }),
   kafkaPort: portOption('Kafka', 'kafka', 9092),
   amqpPort: portOption('AMQP 0-9-1', 'amqp', 5672),
+  amqpVhosts: option({
+    kind: 'string',
+    schema: z.string().regex(/^[^,\u0000]*(,[^,\u0000]+)*$/, 'expected a comma-separated list of virtual host names'),
+    default: '',
+    defaultText: "'' (only /)",
+    help: "AMQP virtual hosts besides '/', comma-separated; each is a tenant with its own exchanges and queues. connection.open of any other vhost is 530 NOT_ALLOWED.",
+    flag: '--amqp-vhosts <list>',
+    env: 'TRIBUTARY_AMQP_VHOSTS',
+    file: 'amqp.vhosts',
+  }),
   natsPort: portOption('NATS', 'nats', 4222),
   mqttPort: portOption('MQTT', 'mqtt', 1883),
   httpPort: portOption('HTTP (health, metrics, API)', 'http', 8080),
+  httpAuth: option({
+    kind: 'enum',
+    schema: z.enum(['off', 'on']),
+    default: 'off',
+    defaultText: 'off',
+    help: 'HTTP API authentication: on = every /api request needs HTTP basic auth of a user in the user store (401 otherwise); off = requests act as the anonymous principal of their address. /healthz, /readyz and /metrics stay open.',
+    flag: '--http-auth <mode>',
+    env: 'TRIBUTARY_HTTP_AUTH',
+    file: 'http.auth',
+    choices: ['off', 'on'],
+  }),
+  kafkaAutoCreate: option({
+    kind: 'boolean',
+    schema: z.boolean(),
+    default: true,
+    defaultText: 'true',
+    help: 'Kafka auto.create.topics.enable: create an unknown topic when a client asks for it in Metadata (allowAutoTopicCreation) or produces to it; false answers UNKNOWN_TOPIC_OR_PARTITION.',
+    flag: '--kafka-auto-create <bool>',
+    env: 'TRIBUTARY_KAFKA_AUTO_CREATE',
+    file: 'kafka.autoCreate',
+  }),
+  kafkaDefaultPartitions: option({
+    kind: 'integer',
+    schema: z.number().int().min(1).max(10_000),
+    default: 1,
+    defaultText: '1',
+    help: 'Kafka num.partitions: partitions of an auto-created topic, and of CreateTopics asking for -1.',
+    flag: '--kafka-default-partitions <n>',
+    env: 'TRIBUTARY_KAFKA_DEFAULT_PARTITIONS',
+    file: 'kafka.defaultPartitions',
+  }),
+  kafkaMaxRequestBytes: option({
+    kind: 'integer',
+    // Kafka's socket.request.max.bytes is an int32, and a frame's size prefix is one.
+    schema: z.number().int().min(1024).max(2 ** 31 - 1),
+    default: 100 * 1024 * 1024,
+    defaultText: `${100 * 1024 * 1024} (100 MiB)`,
+    help: 'Kafka socket.request.max.bytes: the largest request frame; a larger one closes the connection.',
+    flag: '--kafka-max-request-bytes <bytes>',
+    env: 'TRIBUTARY_KAFKA_MAX_REQUEST_BYTES',
+    file: 'kafka.maxRequestBytes',
+  }),
+  natsMaxPayload: option({
+    kind: 'integer',
+    // nats-server caps max_payload at 64 MiB (MAX_PAYLOAD_MAX_SIZE).
+    schema: z.number().int().min(1).max(64 * 1024 * 1024),
+    default: 1024 * 1024,
+    defaultText: `${1024 * 1024} (1 MiB)`,
+    help: 'NATS max_payload: the largest PUB/HPUB (headers + payload), advertised in INFO; a larger one gets -ERR and a close.',
+    flag: '--nats-max-payload <bytes>',
+    env: 'TRIBUTARY_NATS_MAX_PAYLOAD',
+    file: 'nats.maxPayload',
+  }),
+  natsMaxPendingBytes: option({
+    kind: 'integer',
+    schema: z.number().int().min(1024),
+    default: 64 * 1024 * 1024,
+    defaultText: `${64 * 1024 * 1024} (64 MiB)`,
+    help: "NATS max_pending: bytes a connection may have waiting to be written; more gets -ERR 'Slow Consumer' and a close.",
+    flag: '--nats-max-pending-bytes <bytes>',
+    env: 'TRIBUTARY_NATS_MAX_PENDING_BYTES',
+    file: 'nats.maxPendingBytes',
+  }),
+  natsPingIntervalMs: option({
+    kind: 'integer',
+    schema: z.number().int().min(0),
+    default: 120_000,
+    defaultText: '120000 (2 minutes)',
+    help: 'NATS ping_interval: the server PINGs each client this often (ms); 0 disables server PINGs.',
+    flag: '--nats-ping-interval-ms <ms>',
+    env: 'TRIBUTARY_NATS_PING_INTERVAL_MS',
+    file: 'nats.pingIntervalMs',
+  }),
+  natsMaxPingsOut: option({
+    kind: 'integer',
+    schema: z.number().int().min(1),
+    default: 2,
+    defaultText: '2',
+    help: "NATS ping_max: unanswered server PINGs tolerated; one more gets -ERR 'Stale Connection' and a close.",
+    flag: '--nats-max-pings-out <n>',
+    env: 'TRIBUTARY_NATS_MAX_PINGS_OUT',
+    file: 'nats.maxPingsOut',
+  }),
+  natsMaxSubscriptions: option({
+    kind: 'integer',
+    schema: z.number().int().min(0),
+    default: 0,
+    defaultText: '0 (unlimited)',
+    help: "NATS max_subscriptions per connection; one more SUB gets -ERR 'Maximum Subscriptions Exceeded'. 0 = unlimited.",
+    flag: '--nats-max-subscriptions <n>',
+    env: 'TRIBUTARY_NATS_MAX_SUBSCRIPTIONS',
+    file: 'nats.maxSubscriptions',
+  }),
+  natsAuthRequired: option({
+    kind: 'boolean',
+    schema: z.boolean(),
+    default: false,
+    defaultText: 'false',
+    help: 'NATS: require a login (user/pass from the user store, a token or an nkey) in CONNECT; implied when natsTokens or natsNkeys is set.',
+    flag: '--nats-auth-required <bool>',
+    env: 'TRIBUTARY_NATS_AUTH_REQUIRED',
+    file: 'nats.authRequired',
+  }),
+  natsTokens: option({
+    kind: 'string',
+    schema: z.string().regex(/^$|^[^:,]+:[^,]+(,[^:,]+:[^,]+)*$/, 'expected principal:token[,principal:token...]'),
+    default: '',
+    defaultText: '(none)',
+    help: 'NATS token auth (CONNECT auth_token), as principal:token pairs separated by commas; a matching token logs in as that principal.',
+    flag: '--nats-tokens <list>',
+    env: 'TRIBUTARY_NATS_TOKENS',
+    file: 'nats.tokens',
+  }),
+  natsNkeys: option({
+    kind: 'string',
+    // A user nkey's public key: 'U' and 55 more base32 characters.
+    schema: z.string().regex(/^$|^[^:,]+:U[A-Z2-7]{55}(,[^:,]+:U[A-Z2-7]{55})*$/, 'expected principal:UPUBLICNKEY[,principal:U...]'),
+    default: '',
+    defaultText: '(none)',
+    help: "NATS nkey auth, as principal:public-user-nkey pairs separated by commas: INFO carries a nonce, and a client that signs it with the nkey's seed logs in as that principal.",
+    flag: '--nats-nkeys <list>',
+    env: 'TRIBUTARY_NATS_NKEYS',
+    file: 'nats.nkeys',
+  }),
+  mqttMaxKeepalive: option({
+    kind: 'integer',
+    // Keep Alive is a two-byte number of seconds (MQTT 3.1.2.10).
+    schema: z.number().int().min(0).max(65_535),
+    default: 0,
+    defaultText: '0 (the client decides)',
+    help: "MQTT max_keepalive (s): a v5 client asking for a longer Keep Alive (or none) is given this one in CONNACK Server Keep Alive; a 3.1.1 client asking for more is refused (return code 2). 0 accepts the client's value.",
+    flag: '--mqtt-max-keepalive <seconds>',
+    env: 'TRIBUTARY_MQTT_MAX_KEEPALIVE',
+    file: 'mqtt.maxKeepalive',
+  }),
   fsync: option({
     kind: 'enum',
     schema: z.enum(FSYNC_POLICIES),
@@ -167,6 +315,31 @@ export const OPTIONS = {
     flag: '--retention-bytes <bytes>',
     env: 'TRIBUTARY_RETENTION_BYTES',
     file: 'storage.retentionBytes',
+  }),
+  memoryHighWatermark: option({
+    kind: 'string',
+    // RabbitMQ's vm_memory_high_watermark: relative (a fraction of total memory) or absolute (bytes).
+    // The file may hold it as a YAML number (0.6).
+    schema: z.preprocess(
+      (v) => (typeof v === 'number' ? String(v) : v),
+      z.string().regex(/^(0|0?\.[0-9]+|1|1\.0+|[1-9][0-9]*)$/, 'expected a fraction of total memory (0.6) or bytes (4000000000); 0 turns it off'),
+    ),
+    default: '0.6',
+    defaultText: '0.6',
+    help: 'Memory alarm: resident memory above this fraction of total memory (or above this many bytes when > 1) blocks publishing connections until it falls; 0 turns it off.',
+    flag: '--memory-high-watermark <value>',
+    env: 'TRIBUTARY_MEMORY_HIGH_WATERMARK',
+    file: 'alarms.memoryHighWatermark',
+  }),
+  diskFreeLimit: option({
+    kind: 'integer',
+    schema: z.number().int().min(0),
+    default: 50_000_000,
+    defaultText: '50000000 (50 MB)',
+    help: "Disk alarm: less free space than this (bytes) on the data directory's file system blocks publishing connections until it is freed; 0 turns it off.",
+    flag: '--disk-free-limit <bytes>',
+    env: 'TRIBUTARY_DISK_FREE_LIMIT',
+    file: 'alarms.diskFreeLimit',
   }),
   users: option({
     kind: 'string',
@@ -324,12 +497,21 @@ export async function resolveConfig(inputs: ConfigInputs = {}): Promise<Resolved
   return { config: parsed.data as Config, sources, configFile: fileValues.path };
 }
 
+const BOOLEAN_TRUE = new Set(['true', 'on', 'yes', '1']);
+const BOOLEAN_FALSE = new Set(['false', 'off', 'no', '0']);
+
 /** Converts text from a flag or variable by the option's kind, then checks it with the schema. */
 function fromText(spec: OptionSpec<unknown>, text: string, where: string): unknown {
   if (spec.kind === 'integer') {
     // Number('') is 0 and Number('0x10') is 16: accept plain decimal integers only.
     if (!/^-?\d+$/.test(text.trim())) throw new ConfigError(where, `${where}: expected an integer, got "${text}"`);
     return check(spec, Number(text.trim()), where);
+  }
+  if (spec.kind === 'boolean') {
+    const word = text.trim().toLowerCase();
+    if (BOOLEAN_TRUE.has(word)) return true;
+    if (BOOLEAN_FALSE.has(word)) return false;
+    throw new ConfigError(where, `${where}: expected true or false, got "${text}"`);
   }
   return check(spec, text, where);
 }
@@ -408,7 +590,7 @@ export interface OptionDescription {
   file: string | null;
   defaultText: string;
   /** The default value itself, or null when it is computed (advertisedHost, logFormat). */
-  defaultValue: string | number | null;
+  defaultValue: string | number | boolean | null;
   help: string;
   choices: readonly string[] | null;
 }
@@ -417,7 +599,7 @@ export interface OptionDescription {
 export function describeOptions(): OptionDescription[] {
   return (Object.keys(OPTIONS) as OptionKey[]).map((key) => {
     const spec = OPTIONS[key] as OptionSpec<unknown>;
-    const defaultValue = typeof spec.default === 'string' || typeof spec.default === 'number' ? spec.default : null;
+    const defaultValue = typeof spec.default === 'string' || typeof spec.default === 'number' || typeof spec.default === 'boolean' ? spec.default : null;
     return { key, flag: spec.flag, env: spec.env, file: spec.file, defaultText: spec.defaultText, defaultValue, help: spec.help, choices: spec.choices ?? null };
   });
 }

@@ -8,9 +8,12 @@
  */
 import Fastify, { LogController, type FastifyReply } from 'fastify';
 import { readFileSync } from 'node:fs';
-import type { BoundAddress, ProtocolContext, ProtocolPlugin } from './protocol-plugin.js';
+import { formatAddress, type BoundAddress, type ProtocolContext, type ProtocolPlugin } from './protocol-plugin.js';
 import { Broker } from '../core/broker.js';
 import { API_BODY_LIMIT_BYTES, registerApi } from './api/api-routes.js';
+import { registerBrokerMetrics } from './broker-metrics.js';
+import { registerConsole } from './console.js';
+import { registerMqttWebSocket } from './mqtt-websocket.js';
 
 /** The package version, for /openapi.json (dist/src/server/http.js -> package.json). */
 function packageVersion(): string {
@@ -23,6 +26,7 @@ function packageVersion(): string {
 
 export function createHttpPlugin(): ProtocolPlugin {
   let app: { close(): Promise<unknown> } | null = null;
+  let ownAddresses: BoundAddress[] = [];
   return {
     name: 'http',
     async start(ctx: ProtocolContext): Promise<BoundAddress[]> {
@@ -51,17 +55,39 @@ export function createHttpPlugin(): ProtocolPlugin {
       });
 
       // Health and metrics work without a core Broker (the server's own tests run them over a stub handle).
-      if (ctx.broker instanceof Broker) await instance.register(registerApi, { broker: ctx.broker, version: packageVersion() });
+      // /api/status names every listener: the server's map when it gives one (read per request, once all are
+      // bound), else this listener's own addresses.
+      const listeners = (): { [name: string]: string[] } => {
+        const all = ctx.listeners?.() ?? new Map<string, BoundAddress[]>();
+        const out: { [name: string]: string[] } = { http: ownAddresses.map(formatAddress) };
+        for (const [name, bound] of all) out[name] = bound.map(formatAddress);
+        return out;
+      };
+      if (ctx.broker instanceof Broker) {
+        await instance.register(registerApi, { broker: ctx.broker, version: packageVersion(), listeners, startedAtMs: Date.now(), auth: ctx.config.httpAuth === 'on' });
+        // Stream, queue, group and protocol series, computed from the broker when /metrics is scraped.
+        registerBrokerMetrics(ctx.metrics, ctx.broker);
+      }
+      // The web console (dist/console/) at `/`: one route per built file, so every other path stays free.
+      await instance.register(registerConsole);
+      // MQTT over WebSocket (docs/mqtt.md): GET /mqtt upgrades into the MQTT listener.
+      if (ctx.broker instanceof Broker) await instance.register(registerMqttWebSocket, { broker: ctx.broker });
 
       const connections = ctx.metrics.connections.labels('http');
+      const registry = ctx.broker instanceof Broker ? ctx.broker.connections : null;
       instance.server.on('connection', (socket) => {
         connections.inc();
-        socket.once('close', () => connections.dec());
+        const registered = registry?.register({ protocol: 'http', remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, transport: socket, close: () => socket.destroy() });
+        socket.once('close', () => {
+          connections.dec();
+          registry?.unregister(registered);
+        });
       });
 
       await instance.listen({ host: ctx.config.host, port: ctx.config.httpPort });
       // addresses() lists every bound socket (`localhost` binds both 127.0.0.1 and ::1); strings are Unix sockets.
-      return instance.addresses().flatMap((a) => (typeof a === 'string' ? [] : [{ address: a.address, port: a.port }]));
+      ownAddresses = instance.addresses().flatMap((a) => (typeof a === 'string' ? [] : [{ address: a.address, port: a.port }]));
+      return ownAddresses;
     },
     async stop(): Promise<void> {
       const instance = app;

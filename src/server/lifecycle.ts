@@ -18,7 +18,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createHttpPlugin } from './http.js';
 import { createAmqpListener } from '../protocols/amqp/index.js';
 import { listenerPlugin } from './listener-plugin.js';
-import { createNatsListener } from '../protocols/nats/index.js';
+import { createNatsListener, natsOptionsFromConfig } from '../protocols/nats/index.js';
 import { createMqttListener } from '../protocols/mqtt/index.js';
 import { createKafkaListener } from '../protocols/kafka/index.js';
 import { formatAddress, type BoundAddress, type ProtocolPlugin, type ServerState } from './protocol-plugin.js';
@@ -50,10 +50,29 @@ export interface RunningServer {
 export function defaultPlugins(): ProtocolPlugin[] {
   return [
     createHttpPlugin(),
-    listenerPlugin('amqp', (c) => c.amqpPort, (d) => createAmqpListener({ broker: d.broker, logger: d.logger, connections: d.metrics.connections.labels('amqp') })),
-    listenerPlugin('mqtt', (c) => c.mqttPort, (d) => createMqttListener({ broker: d.broker, logger: d.logger, connections: d.metrics.connections.labels('mqtt') })),
-    listenerPlugin('kafka', (c) => c.kafkaPort, (d) => createKafkaListener({ broker: d.broker, logger: d.logger, config: d.config })),
-    listenerPlugin('nats', (c) => c.natsPort, (d) => createNatsListener({ broker: d.broker, logger: d.logger, connections: d.metrics.connections.labels('nats') })),
+    listenerPlugin('amqp', (c) => c.amqpPort, (d) => createAmqpListener({ broker: d.broker, logger: d.logger, connections: d.metrics.connections.labels('amqp'), options: { vhosts: parseNameList(d.config.amqpVhosts) } })),
+    listenerPlugin('mqtt', (c) => c.mqttPort, (d) => createMqttListener({ broker: d.broker, logger: d.logger, connections: d.metrics.connections.labels('mqtt'), options: { maxKeepAliveSec: d.config.mqttMaxKeepalive } })),
+    listenerPlugin('kafka', (c) => c.kafkaPort, (d) =>
+      createKafkaListener({
+        broker: d.broker,
+        logger: d.logger,
+        config: {
+          advertisedHost: d.config.advertisedHost,
+          kafkaAutoCreate: d.config.kafkaAutoCreate,
+          kafkaDefaultPartitions: d.config.kafkaDefaultPartitions,
+          kafkaMaxRequestBytes: d.config.kafkaMaxRequestBytes,
+        },
+      }),
+    ),
+    listenerPlugin('nats', (c) => c.natsPort, (d) =>
+      createNatsListener({
+        broker: d.broker,
+        logger: d.logger,
+        options: natsOptionsFromConfig(d.config),
+        connections: d.metrics.connections.labels('nats'),
+        slowConsumers: d.metrics.natsSlowConsumers,
+      }),
+    ),
   ];
 }
 
@@ -104,6 +123,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       logger: logger.child({ component: 'broker' }),
       users: parseUsers(config.users),
       loopbackUsers: parseNameList(config.loopbackUsers),
+      resourceAlarm: { memoryHighWatermark: Number(config.memoryHighWatermark), diskFreeLimitBytes: config.diskFreeLimit },
     });
     const handle = broker;
     for (const plugin of plugins) {
@@ -114,6 +134,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         logger: logger.child({ protocol: plugin.name }),
         state: () => state,
         isReady: () => state === 'ready' && handle.ready,
+        listeners: () => addresses,
       });
       started.push(plugin);
       addresses.set(plugin.name, bound);

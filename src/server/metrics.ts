@@ -13,6 +13,8 @@ export interface Metrics {
   readonly storageObserver: StorageObserver;
   /** Open client connections, by protocol; each protocol plugin increments and decrements its own label. */
   readonly connections: Gauge<'protocol'>;
+  /** NATS connections cut as slow consumers (pending bytes over max_pending); the NATS listener increments it. */
+  readonly natsSlowConsumers: Counter;
   /** Content-Type of `render()`'s output (Prometheus text format 0.0.4). */
   readonly contentType: string;
   render(): Promise<string>;
@@ -43,6 +45,12 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
 
+  const natsSlowConsumers = new Counter({
+    name: 'tributary_nats_slow_consumers_total',
+    help: "NATS connections closed as slow consumers (-ERR 'Slow Consumer').",
+    registers: [registry],
+  });
+
   const storageObserver: StorageObserver = {
     onAppend(records, bytes) {
       appends.inc();
@@ -61,6 +69,7 @@ export function createMetrics(): Metrics {
     registry,
     storageObserver,
     connections,
+    natsSlowConsumers,
     contentType: registry.contentType,
     render: () => registry.metrics(),
   };

@@ -19,6 +19,8 @@ export interface ProtocolContext {
   state(): ServerState;
   /** True while state is 'ready' and the broker reports ready: what /healthz and /readyz answer. */
   isReady(): boolean;
+  /** Addresses bound so far by every plugin, by name (complete once the server is ready); for /api/status. */
+  listeners?(): ReadonlyMap<string, BoundAddress[]>;
 }
 
 export type ServerState = 'starting' | 'ready' | 'stopping' | 'stopped';

@@ -1,32 +1,13 @@
-/**
- * The admin verbs, run as the built binary against a real `tributary serve`: output for people and for
- * scripts (--json), and exit codes (0 ok, 1 error, 2 usage).
- */
-import { test, before, after } from 'node:test';
+/** topic, produce and consume verbs run as the built binary against `tributary serve`; exit codes. */
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EPHEMERAL, serveProcess, type Tributary } from '../support/tributary-process.js';
 import { runCli, startCli } from './cli-runner.js';
+import { useServedBroker } from './served-broker.js';
 
-let dir: string;
-let broker: Tributary;
-let url: string;
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'trib-cli-verbs-'));
-  broker = serveProcess(dir, ['--data-dir', join(dir, 'data'), ...EPHEMERAL]);
-  url = await broker.httpBase();
-});
-
-after(async () => {
-  broker.kill('SIGTERM');
-  await broker.waitForExit().catch(() => broker.kill());
-  await rm(dir, { recursive: true, force: true });
-});
-
-const cli = (args: string[], input?: string) => runCli([...args, '--url', url], { input });
+const broker = useServedBroker();
+const cli = broker.cli;
 
 test('topic create, list, describe, alter and delete, as tables and as JSON', async () => {
   const created = await cli(['topic', 'create', 'cli-orders', '--partitions', '3', '--config', 'retention.ms=3600000']);
@@ -115,7 +96,7 @@ test('produce reads one record per line (keys by separator) and consume prints t
 
 test('produce sends a large file in batches and with a fixed key', async () => {
   assert.equal((await cli(['topic', 'create', 'cli-bulk', '--partitions', '2'])).code, 0);
-  const file = join(dir, 'bulk.txt');
+  const file = join(broker.dir, 'bulk.txt');
   await writeFile(file, Array.from({ length: 2500 }, (_, i) => `line ${i}`).join('\n') + '\n');
   const produced = await cli(['produce', 'cli-bulk', '--file', file, '--key', 'same', '--json']);
   assert.equal(produced.code, 0, produced.stderr);
@@ -128,25 +109,22 @@ test('produce sends a large file in batches and with a fixed key', async () => {
   const lines = consumed.stdout.trimEnd().split('\n');
   assert.equal(lines.length, 2500);
   assert.equal(lines[2499], 'line 2499');
-  const missingFile = await cli(['produce', 'cli-bulk', '--file', join(dir, 'nope.txt')]);
+  const missingFile = await cli(['produce', 'cli-bulk', '--file', join(broker.dir, 'nope.txt')]);
   assert.equal(missingFile.code, 1);
   assert.match(missingFile.stderr, /nope\.txt/);
 });
 
-test('publish reaches a running subscribe, which exits after --count', async () => {
-  const sub = startCli(['subscribe', 'cli.sensors.>', '--count', '2', '--format', 'json', '--url', url], /subscribed to cli\.sensors\.>/);
+test('consume --follow prints records produced after it started, then exits at --count', async () => {
+  assert.equal((await cli(['topic', 'create', 'cli-follow'])).code, 0);
+  assert.equal((await cli(['produce', 'cli-follow'], 'old\n')).code, 0);
+  const follower = startCli(['consume', 'cli-follow', '--from', 'earliest', '--follow', '--count', '3', '--url', broker.url], /following cli-follow/);
   try {
-    await sub.ready;
-    const first = await cli(['publish', 'cli.sensors.kitchen', '21.5', '--header', 'unit=C']);
-    assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stderr, /published to cli\.sensors\.kitchen: 1 live delivery/);
-    assert.equal((await cli(['publish', 'cli.sensors.hall', '19'])).code, 0);
-    const result = await sub.done;
+    await follower.ready;
+    assert.equal((await cli(['produce', 'cli-follow'], 'new1\nnew2\n')).code, 0);
+    const result = await follower.done;
     assert.equal(result.code, 0, result.stderr);
-    const messages = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { subject: string; value: string; headers: Array<{ key: string; value: string }> });
-    assert.deepEqual(messages.map((m) => [m.subject, m.value]), [['cli.sensors.kitchen', '21.5'], ['cli.sensors.hall', '19']]);
-    assert.deepEqual(messages[0]!.headers.find((h) => h.key === 'unit')?.value, 'C');
+    assert.equal(result.stdout, 'old\nnew1\nnew2\n');
   } finally {
-    sub.kill();
+    follower.kill();
   }
 });
