@@ -16,6 +16,10 @@ export type AuthMechanism =
   | 'SCRAM-SHA-512'
   /** NATS user/pass in CONNECT, MQTT username/password in CONNECT, HTTP Basic. */
   | 'password'
+  /** A shared secret configured for the server (NATS auth_token). */
+  | 'token'
+  /** A public key proven by signing a server nonce (NATS nkeys). */
+  | 'nkey'
   | 'EXTERNAL';
 
 export interface Principal {

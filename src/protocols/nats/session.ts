@@ -410,12 +410,11 @@ export class NatsSession implements Dispatcher {
     const peer = this.deps.peerAddress;
     if (credentials.nkeys.size > 0 && typeof c.nkey === 'string' && c.nkey !== '') {
       const name = principalOfNkey(credentials, c.nkey, this.nonce ?? '', typeof c.sig === 'string' ? c.sig : '');
-      // Principal has no 'nkey' mechanism: a key proven by signature is credentials established outside (SASL EXTERNAL).
-      return name === undefined ? new Error(`nkey ${c.nkey} not allowed or signature invalid`) : authenticatedPrincipal(name, 'EXTERNAL', peer);
+      return name === undefined ? new Error(`nkey ${c.nkey} not allowed or signature invalid`) : authenticatedPrincipal(name, 'nkey', peer);
     }
     if (credentials.tokens.size > 0 && typeof c.auth_token === 'string') {
       const name = principalOfToken(credentials, c.auth_token);
-      return name === undefined ? new Error('unknown token') : authenticatedPrincipal(name, 'password', peer);
+      return name === undefined ? new Error('unknown token') : authenticatedPrincipal(name, 'token', peer);
     }
     if (typeof c.user === 'string' || typeof c.pass === 'string') return this.broker.users.authenticate(String(c.user ?? ''), String(c.pass ?? ''), peer);
     return null;

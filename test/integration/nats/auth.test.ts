@@ -23,6 +23,10 @@ function principalOf(f: Awaited<ReturnType<typeof startNats>>, name: string): st
   return f.listener.sessions().find((s) => s.clientName === name)?.principalName;
 }
 
+function mechanismOf(f: Awaited<ReturnType<typeof startNats>>, name: string): string | undefined {
+  return f.listener.sessions().find((s) => s.clientName === name)?.principal.mechanism;
+}
+
 test('a token in CONNECT (nats.js token option or tokenAuthenticator) logs in as the principal it is mapped to', async (t) => {
   const f = await withAuth(t);
   const a = await f.client({ token: 'tok-1', name: 'a' });
@@ -30,6 +34,7 @@ test('a token in CONNECT (nats.js token option or tokenAuthenticator) logs in as
   assert.equal(a.info?.auth_required, true);
   assert.equal(principalOf(f, 'a'), 'svc');
   assert.equal(principalOf(f, 'b'), 'ops');
+  assert.equal(mechanismOf(f, 'a'), 'token');
   const sub = b.subscribe('tok.x', { max: 1 });
   await b.flush();
   a.publish('tok.x', 'hi');
@@ -41,6 +46,7 @@ test('an nkey signs the INFO nonce (nats.js nkeyAuthenticator) and logs in as th
   const nc = await f.client({ authenticator: nkeyAuthenticator(device.getSeed()), name: 'dev' });
   assert.ok(typeof nc.info?.nonce === 'string' && nc.info.nonce.length >= 11, 'INFO carries a nonce');
   assert.equal(principalOf(f, 'dev'), 'device');
+  assert.equal(mechanismOf(f, 'dev'), 'nkey');
   const r = await nc.request('nobody.home', 'x', { timeout: 2000 }).then(
     () => 'answered',
     (err: Error) => err.message,
