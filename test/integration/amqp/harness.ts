@@ -12,20 +12,13 @@ import type { TestContext } from 'node:test';
 import amqp, { type ChannelModel } from 'amqplib';
 import { Broker, type BrokerOptions } from '../../../src/core/broker.js';
 import { createAmqpListener, type AmqpListener, type AmqpOptions } from '../../../src/protocols/amqp/index.js';
+import { within } from '../../support/within.js';
+import { captureLogger, type LogEntry } from '../../support/capture-logger.js';
+export { within } from '../../support/within.js';
+export { captureLogger, type LogEntry } from '../../support/capture-logger.js';
 
 export const WAIT_MS = 5_000;
 
-export interface LogEntry {
-  level: string;
-  obj: object;
-  msg: string;
-}
-
-export function captureLogger(): { logger: { debug: (o: object, m: string) => void; info: (o: object, m: string) => void; warn: (o: object, m: string) => void; error: (o: object, m: string) => void }; entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const at = (level: string) => (obj: object, msg: string) => void entries.push({ level, obj, msg });
-  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, entries };
-}
 
 export interface Fixture {
   broker: Broker;
@@ -94,16 +87,6 @@ export async function startAmqp(t: TestContext, opts: StartOptions = {}): Promis
   };
 }
 
-/** Rejects after `ms` with a message naming what was awaited. */
-export function within<T>(p: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** Resolves once `n` values were pushed; `push` is the callback to give a consumer. */
 export function collector<T>(n: number, what: string): { push: (v: T) => void; done: Promise<T[]>; items: T[] } {

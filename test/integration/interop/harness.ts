@@ -16,17 +16,11 @@ import { createAmqpListener } from '../../../src/protocols/amqp/index.js';
 import { createKafkaListener } from '../../../src/protocols/kafka/index.js';
 import { createMqttListener } from '../../../src/protocols/mqtt/index.js';
 import { createNatsListener } from '../../../src/protocols/nats/index.js';
+import { within } from '../../support/within.js';
+export { within } from '../../support/within.js';
 
 export const WAIT_MS = 10_000;
 
-/** Rejects after `ms` with a message naming what was awaited. */
-export function within<T>(p: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer!: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 export interface Disconnectable {
   disconnect(): Promise<void>;

@@ -10,24 +10,13 @@ import type { TestContext } from 'node:test';
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import { Broker } from '../../../src/core/broker.js';
 import { createKafkaListener, type KafkaListener, type KafkaListenerConfig } from '../../../src/protocols/kafka/index.js';
+import { within } from '../../support/within.js';
+import { captureLogger, type LogEntry } from '../../support/capture-logger.js';
+export { within } from '../../support/within.js';
+export { captureLogger, type LogEntry } from '../../support/capture-logger.js';
 
 export const WAIT_MS = 15_000;
 
-export interface LogEntry {
-  level: string;
-  obj: object;
-  msg: string;
-}
-
-export function captureLogger(): { logger: { debug: (o: object, m?: string) => void; info: (o: object, m?: string) => void; warn: (o: object, m?: string) => void; error: (o: object, m?: string) => void }; entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const debug = process.env.KAFKA_TEST_LOG !== undefined;
-  const at = (level: string) => (obj: object, msg?: string) => {
-    entries.push({ level, obj, msg: msg ?? '' });
-    if (debug && level !== 'debug') console.error(level, msg, obj);
-  };
-  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, entries };
-}
 
 export interface Disconnectable {
   disconnect(): Promise<void>;
@@ -87,16 +76,6 @@ export async function startKafka(t: TestContext, config: Partial<KafkaListenerCo
   return fixture;
 }
 
-/** Rejects after `ms` with a message naming what was awaited. */
-export function within<T>(p: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** A promise resolved by calling `resolve`, for awaiting a condition reached in callbacks. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {

@@ -13,31 +13,14 @@ import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 
 import { Broker, type BrokerOptions } from '../../../src/core/broker.js';
 import { createMqttListener, type MqttListener, type MqttSessionOptions } from '../../../src/protocols/mqtt/index.js';
 import { PacketSplitter, decodePacket, encodePacket, type MqttPacket, type MqttVersion } from '../../../src/protocols/mqtt/codec/index.js';
+import { within } from '../../support/within.js';
+import { captureLogger, type LogEntry } from '../../support/capture-logger.js';
+export { within } from '../../support/within.js';
+export { captureLogger, type LogEntry } from '../../support/capture-logger.js';
 
 export const WAIT_MS = 5_000;
 
-export interface LogEntry {
-  level: string;
-  obj: object;
-  msg: string;
-}
 
-export function captureLogger(): { logger: { debug: (o: object, m: string) => void; info: (o: object, m: string) => void; warn: (o: object, m: string) => void; error: (o: object, m: string) => void }; entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const at = (level: string) => (obj: object, msg: string) => void entries.push({ level, obj, msg });
-  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, entries };
-}
-
-/** Rejects after `ms` with a message naming what was awaited. */
-export function within<T>(p: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 export interface Received {
   topic: string;

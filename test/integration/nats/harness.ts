@@ -11,20 +11,13 @@ import type { TestContext } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Broker, type BrokerOptions } from '../../../src/core/broker.js';
 import { createNatsListener, type NatsListener, type NatsSessionOptions } from '../../../src/protocols/nats/index.js';
+import { within } from '../../support/within.js';
+import { captureLogger, type LogEntry } from '../../support/capture-logger.js';
+export { within } from '../../support/within.js';
+export { captureLogger, type LogEntry } from '../../support/capture-logger.js';
 
 export const WAIT_MS = 5_000;
 
-export interface LogEntry {
-  level: string;
-  obj: object;
-  msg: string;
-}
-
-export function captureLogger(): { logger: { debug: (o: object, m: string) => void; info: (o: object, m: string) => void; warn: (o: object, m: string) => void; error: (o: object, m: string) => void }; entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const at = (level: string) => (obj: object, msg: string) => void entries.push({ level, obj, msg });
-  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, entries };
-}
 
 export interface Fixture {
   broker: Broker;
@@ -73,16 +66,6 @@ export async function startNats(t: TestContext, options: Partial<NatsSessionOpti
   };
 }
 
-/** Rejects after `ms` with a message naming what was awaited. */
-export function within<T>(p: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** A plain TCP client: everything received, as latin1 text, and a way to await a pattern in it. */
 export class RawClient {
