@@ -1,9 +1,13 @@
 /**
  * KafkaSession: one client connection. Owns the byte stream (any Duplex: a net.Socket, a TLS socket, an
  * in-memory pair in tests), cuts it into frames (FrameSplitter, bounded by socket.request.max.bytes), and
- * answers requests strictly one at a time, in order — a request is decoded and handled only after the
- * previous response was written, as Kafka does by muting a channel with a request in flight. acks=0 Produce
- * gets no response.
+ * answers requests in order. acks=0 Produce gets no response.
+ *
+ * Pipelining: consecutive Produce requests overlap. The next one starts as soon as the previous one's appends
+ * are issued (the log has taken their offsets, so per-partition order is arrival order), and their fsyncs
+ * share group commits; responses are still written in request order. Any other request waits until every
+ * earlier response is written and is handled alone, as Kafka does by muting a channel with a request in
+ * flight — so a ListOffsets or Fetch after a Produce on the same connection sees that Produce.
  *
  * Bad input: an oversized or malformed frame, an API key or version not advertised, or an unexpected failure
  * in a handler logs one line and closes this connection only (DESIGN "Bad input"). Nothing thrown here
@@ -34,7 +38,7 @@ import { handleCreateTopics } from './handlers/create-topics.js';
 import { handleDeleteTopics } from './handlers/delete-topics.js';
 import { handleCreatePartitions } from './handlers/create-partitions.js';
 import { handleDescribeConfigs } from './handlers/describe-configs.js';
-import { handleProduce } from './handlers/produce.js';
+import { startProduce } from './handlers/produce.js';
 import { handleFetch } from './handlers/fetch.js';
 import { handleListOffsets } from './handlers/list-offsets.js';
 import { handleFindCoordinator } from './handlers/find-coordinator.js';
@@ -66,6 +70,8 @@ const encodeResponse: typeof encodeExact = (apiKey, version, correlationId, body
 
 /** Requests read ahead of the one being handled before the socket is paused. */
 const MAX_QUEUED_FRAMES = 32;
+/** Produce requests whose responses may be outstanding at once (librdkafka's default in-flight limit is 1M). */
+const MAX_PIPELINED = 16;
 
 export interface SessionOptions {
   id: number;
@@ -83,6 +89,9 @@ export class KafkaSession {
   private readonly splitter: FrameSplitter;
   private readonly queue: Buffer[] = [];
   private processing = false;
+  /** Written once every earlier response is written; pipelined responses chain onto it in request order. */
+  private responded: Promise<void> = Promise.resolve();
+  private pipelined = 0;
   private paused = false;
   private closed = false;
   private readonly abort = new AbortController();
@@ -160,6 +169,7 @@ export class KafkaSession {
   private async handleFrame(frame: Buffer): Promise<void> {
     if (this.rawSaslPending) {
       this.rawSaslPending = false;
+      await this.responded;
       const res = await authenticatePlain(this.ctx, this.state, frame);
       if (res.errorCode !== ErrorCode.NONE) return this.fail('SASL authentication failed', undefined);
       // A raw SASL exchange answers success with an empty token, framed by its length.
@@ -176,6 +186,7 @@ export class KafkaSession {
     this.clientId = h.header.clientId ?? null;
     if (apiKey === ApiKey.ApiVersions && !isAdvertised(apiKey, version)) {
       // PROTOCOL-BASICS: the v0-format answer with error 35 and our table, so the client retries lower.
+      await this.responded;
       return this.write(encodeApiVersionsFallback(correlationId, ADVERTISED_APIS.map((a) => ({ ...a }))));
     }
     if (!isAdvertised(apiKey, version)) {
@@ -187,6 +198,9 @@ export class KafkaSession {
     } catch (err) {
       return this.fail('malformed request body', err, { apiKey, apiVersion: version });
     }
+    if (req.apiKey === ApiKey.Produce) return this.pipelineProduce(req);
+    await this.responded;
+    if (this.closed) return;
     const response = await this.dispatch(req);
     if (response !== null && !this.closed) await this.write(response);
     if (response !== null) this.traffic.messagesOut++;
@@ -194,6 +208,31 @@ export class KafkaSession {
       // Kafka closes the connection after a failed authentication.
       this.close();
     }
+  }
+
+  /** Starts a Produce, queues its response behind the earlier ones, and returns once its appends are issued. */
+  private async pipelineProduce(req: Extract<KafkaRequest, { apiKey: typeof ApiKey.Produce }>): Promise<void> {
+    if (this.pipelined >= MAX_PIPELINED) await this.responded;
+    if (this.closed) return;
+    const { issued, response } = startProduce(this.ctx, this.state, req.body);
+    const v = req.apiVersion;
+    const cid = req.header.correlationId;
+    this.pipelined++;
+    const before = this.responded;
+    this.responded = (async () => {
+      try {
+        const body = await response;
+        await before;
+        if (body === null || this.closed) return;
+        await this.write(encodeResponse(ApiKey.Produce, v, cid, body));
+        this.traffic.messagesOut++;
+      } catch (err) {
+        this.fail('request failed', err, { apiKey: ApiKey.Produce, apiVersion: v });
+      } finally {
+        this.pipelined--;
+      }
+    })();
+    await issued;
   }
 
   /** Runs the handler and encodes its answer; null when nothing is sent back (acks=0). */
@@ -214,10 +253,6 @@ export class KafkaSession {
         return encodeResponse(req.apiKey, v, cid, await handleCreatePartitions(ctx, state, req.body));
       case ApiKey.DescribeConfigs:
         return encodeResponse(req.apiKey, v, cid, handleDescribeConfigs(ctx, state, req.body));
-      case ApiKey.Produce: {
-        const body = await handleProduce(ctx, state, req.body);
-        return body === null ? null : encodeResponse(req.apiKey, v, cid, body);
-      }
       case ApiKey.Fetch:
         return encodeResponse(req.apiKey, v, cid, await handleFetch(ctx, state, req.body));
       case ApiKey.ListOffsets:

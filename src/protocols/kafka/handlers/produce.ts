@@ -22,10 +22,36 @@ import { BATCH_HEADER_SIZE, isTransactionalDataBatch } from '../../../storage/re
 
 type PartitionResponse = Encodable<ProduceResponse.PartitionProduceResponse>;
 
-export async function handleProduce(ctx: KafkaContext, session: SessionState, req: ProduceRequest): Promise<Encodable<ProduceResponse> | null> {
+/** A Produce request under way: `issued` once every partition's append has taken its offsets (or failed). */
+export interface ProduceInProgress {
+  issued: Promise<void>;
+  /** The answer, once every append is acknowledged per the fsync policy; null for acks=0. */
+  response: Promise<Encodable<ProduceResponse> | null>;
+}
+
+/**
+ * Starts a Produce request. The session handles the next Produce of the connection as soon as this one is
+ * `issued`: the log takes offsets in call order, so per-partition order across pipelined requests is the
+ * order of arrival, while their fsyncs share group commits instead of running one after another.
+ */
+export function startProduce(ctx: KafkaContext, session: SessionState, req: ProduceRequest): ProduceInProgress {
+  let partitions = 0;
+  for (const topic of req.topicData) partitions += topic.partitionData.length;
+  const latch = new IssueLatch(partitions);
+  const response = produce(ctx, session, req, latch);
+  // A failure before some partition marked itself must not leave the session waiting on `issued`.
+  const settled = response.then(
+    () => undefined,
+    () => undefined,
+  );
+  return { issued: Promise.race([latch.done, settled]), response };
+}
+
+async function produce(ctx: KafkaContext, session: SessionState, req: ProduceRequest, latch: IssueLatch): Promise<Encodable<ProduceResponse> | null> {
   const validAcks = req.acks === -1 || req.acks === 0 || req.acks === 1;
   const responses = await Promise.all(
     req.topicData.map(async (topic) => {
+      const slots = topic.partitionData.map(() => latch.slot());
       let stream: Stream | undefined;
       let topicError: number = ErrorCode.NONE;
       let topicMessage: string | null = null;
@@ -41,9 +67,14 @@ export async function handleProduce(ctx: KafkaContext, session: SessionState, re
         }
       }
       const partitionResponses = await Promise.all(
-        topic.partitionData.map((p): Promise<PartitionResponse> | PartitionResponse => {
-          if (stream === undefined) return failed(p.index, topicError, topicMessage);
-          return appendPartition(ctx, stream, p.index, p.records);
+        topic.partitionData.map(async (p, i): Promise<PartitionResponse> => {
+          const issued = slots[i];
+          try {
+            if (stream === undefined) return failed(p.index, topicError, topicMessage);
+            return await appendPartition(ctx, stream, p.index, p.records, issued);
+          } finally {
+            issued();
+          }
         }),
       );
       return { name: topic.name, partitionResponses };
@@ -53,6 +84,31 @@ export async function handleProduce(ctx: KafkaContext, session: SessionState, re
   return { responses, throttleTimeMs: 0 };
 }
 
+/** Counts down the partitions of one request as each append is issued or ends without one. */
+class IssueLatch {
+  readonly done: Promise<void>;
+  private left: number;
+  private open!: () => void;
+
+  constructor(count: number) {
+    this.left = count;
+    this.done = new Promise((resolve) => {
+      this.open = resolve;
+    });
+    if (count === 0) this.open();
+  }
+
+  /** One partition's mark; calling it again is harmless. */
+  slot(): () => void {
+    let marked = false;
+    return () => {
+      if (marked) return;
+      marked = true;
+      if (--this.left === 0) this.open();
+    };
+  }
+}
+
 /** A transactional batch the coordinator refused when re-checked inside the partition's critical section. */
 class TxnRefused extends Error {
   constructor(readonly code: number, message: string) {
@@ -60,7 +116,7 @@ class TxnRefused extends Error {
   }
 }
 
-async function appendPartition(ctx: KafkaContext, stream: Stream, partition: number, records: Buffer | null): Promise<PartitionResponse> {
+async function appendPartition(ctx: KafkaContext, stream: Stream, partition: number, records: Buffer | null, issued: () => void): Promise<PartitionResponse> {
   if (partition < 0 || partition >= stream.partitionCount) return failed(partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${stream.name}' has no partition ${partition}`);
   if (records === null || records.length === 0) return failed(partition, ErrorCode.CORRUPT_MESSAGE, 'no record batch');
   try {
@@ -77,13 +133,20 @@ async function appendPartition(ctx: KafkaContext, stream: Stream, partition: num
       index = await transactions.index.partition(stream, partition);
     }
     const outcome = await ctx.producers.append(stream, partition, records, () => {
-      if (txn === null || index === null) return stream.appendBatch(partition, records);
+      if (txn === null || index === null) {
+        // appendBatch takes the offsets synchronously, before its first await.
+        const appended = stream.appendBatch(partition, records);
+        issued();
+        return appended;
+      }
       // Checked again inside the partition's critical section and registered right before the append: a
       // transaction that began ending meanwhile (Prepare*, its markers follow) gets no batch after its marker.
       const refused = refusal();
       if (refused !== null) throw refused;
       const opened = index.begin(txn.producerId, stream.offsets(partition).endOffset);
-      return stream.appendBatch(partition, records).then(
+      const appended = stream.appendBatch(partition, records);
+      issued();
+      return appended.then(
         (result) => {
           if (opened) index!.settleFirst(txn.producerId, result.baseOffset);
           return result;
