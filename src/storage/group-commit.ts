@@ -31,9 +31,12 @@ export class GroupCommit {
   private running = false;
   private scheduled = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly beforeTask: (() => Promise<void>) | undefined;
 
-  constructor(flushGroup: (group: PendingAppend[]) => Promise<void>) {
+  /** `beforeTask` runs before each exclusive task (the log waits there for fsyncs it runs outside the writer). */
+  constructor(flushGroup: (group: PendingAppend[]) => Promise<void>, beforeTask?: () => Promise<void>) {
     this.flushGroup = flushGroup;
+    this.beforeTask = beforeTask;
   }
 
   get busy(): boolean {
@@ -86,6 +89,7 @@ export class GroupCommit {
             for (const p of op.items) p.reject(err);
           }
         } else {
+          if (this.beforeTask !== undefined) await this.beforeTask();
           await op.run();
         }
       }

@@ -4,8 +4,9 @@
  *
  * Offsets: `startOffset` is the first offset still readable (raised by retention and deleteRecords);
  * `endOffset` is the offset the next appended record will get (log end offset); `highWatermark` is the end
- * of what is durable under the fsync policy and therefore visible to readers and acknowledged to writers.
- * Reads never return records at or beyond the high watermark.
+ * of what is durable under the fsync policy and therefore visible to readers and acknowledged to writers
+ * (with `visibility: 'written'` it is the end of what is written, and may run ahead of acknowledged appends
+ * until their fsync). Reads never return records at or beyond the high watermark.
  *
  * Concurrency: one Node thread. Appends are serialised by the log (group commit); reads may run at any time
  * and never block appends.
@@ -15,6 +16,13 @@ import type { RecordInput } from './record-batch.js';
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
+/**
+ * When readers see an appended record under fsync `always`: `durable` once its fsync returned (the default),
+ * `written` once its write returned, before the fsync (the append still resolves only after the fsync). A
+ * `written` record survives kill -9 (it is in the page cache) but not power loss; queue cursors use it so a
+ * consumer does not wait for the disk (as RabbitMQ delivers before it persists). Other policies: no difference.
+ */
+export type LogVisibility = 'durable' | 'written';
 
 export interface LogConfig {
   /** Roll the active segment when it would grow past this many bytes. */
@@ -35,6 +43,8 @@ export interface LogConfig {
   deleteRetentionMs: number;
   /** Largest batch accepted by append (bytes). */
   maxMessageBytes: number;
+  /** See LogVisibility; absent = 'durable'. */
+  visibility?: LogVisibility;
 }
 
 export const DEFAULT_LOG_CONFIG: LogConfig = {

@@ -15,7 +15,10 @@
  * - `always`: group commit (group-commit.ts). Appends are queued; every batch queued in the same event-loop
  *   turn, or while the previous group's fsync is in flight, is written with one `writev` and one `fdatasync`;
  *   only then do the high watermark advance, 'append' fire and the promises resolve. An acknowledged record
- *   survives kill -9 and power loss.
+ *   survives kill -9 and power loss. With `visibility: 'written'` (log.ts) the fsync is pipelined: the high
+ *   watermark advances and 'append' fires right after the write, the next group is written while the fsync
+ *   runs, and the promises resolve after an fsync that started after their write (syncLoop); tasks (roll,
+ *   truncate, close, ...) first wait for those fsyncs.
  * - `interval`: resolved and visible after the write; `fdatasync` every fsyncIntervalMs. Survives kill -9 (the
  *   page cache holds it) but up to fsyncIntervalMs may be lost on power loss.
  * - `never`: resolved after the write; the OS flushes when it likes (and we do on roll and close).
@@ -74,6 +77,8 @@ export const MAX_OPEN_READ_FDS = 8;
 /** Sealed segments whose indexes stay loaded after a read (an LRU). */
 export const MAX_LOADED_INDEXES = 16;
 const MAX_SEGMENT_BYTES = 0x7fffffff; // positions in .index are int32
+/** Bytes of just-written batches a 'written'-visibility log keeps for readers of its tail (DESIGN: a small cache). */
+export const TAIL_CACHE_BYTES = 256 * 1024;
 
 export interface PartitionLogOptions {
   observer?: StorageObserver;
@@ -119,6 +124,16 @@ export class PartitionLog extends EventEmitter implements Log {
   private unsyncedBytes = 0;
   private timers: NodeJS.Timeout[] = [];
   private compaction: Promise<CompactionResult> | null = null;
+  /** visibility 'written' (pipelined fsync): appends written and visible, waiting for an fsync to resolve. */
+  private unsynced: PendingAppend[] = [];
+  /** The fsync loop running for `unsynced`, or null. */
+  private syncing: Promise<void> | null = null;
+  /**
+   * visibility 'written': the newest batches of the active segment (at most TAIL_CACHE_BYTES), so a cursor
+   * reading what was just written gets it without a file read. Emptied by a roll and before every task.
+   */
+  private tailBatches: Buffer[] = [];
+  private tailBytes = 0;
 
   private constructor(dir: string, config: LogConfig, options: PartitionLogOptions) {
     super();
@@ -127,7 +142,8 @@ export class PartitionLog extends EventEmitter implements Log {
     this.observer = options.observer ?? {};
     this.logger = options.logger;
     this.compactionMaxKeys = options.compactionMaxKeys ?? 1_000_000;
-    this.writer = new GroupCommit((group) => this.flushGroup(group));
+    // Tasks (roll, truncate, close...) see every earlier append durable: pipelined fsyncs finish first.
+    this.writer = new GroupCommit((group) => this.flushGroup(group), () => this.beforeTask());
   }
 
   static async open(dir: string, config: Partial<LogConfig> = {}, options: PartitionLogOptions = {}): Promise<PartitionLog> {
@@ -271,8 +287,14 @@ export class PartitionLog extends EventEmitter implements Log {
     if (this.failure !== null) throw new StorageError('TRIB_STORAGE_IO', `log ${this.dir} failed earlier: ${this.failure.message}`, { cause: this.failure });
     const { segmentBytes, segmentMs, indexIntervalBytes } = this.config;
     let i = 0;
+    const pipelined = this.config.fsync === 'always' && this.config.visibility === 'written';
     while (i < group.length) {
-      if (this.active.segment.shouldRoll(group[i].batch.length, group[i].maxTimestamp, segmentBytes, segmentMs)) await this.roll();
+      if (this.active.segment.shouldRoll(group[i].batch.length, group[i].maxTimestamp, segmentBytes, segmentMs)) {
+        // Unsynced appends belong to the active segment: they are durable before it is sealed.
+        await this.syncsIdle();
+        this.clearTail();
+        await this.roll();
+      }
       const h = this.active;
       const seg = h.segment;
       const position = seg.sizeBytes;
@@ -290,6 +312,22 @@ export class PartitionLog extends EventEmitter implements Log {
       try {
         const written = await h.file.writev(buffers, position);
         if (written !== bytes) throw new Error(`short write: ${written} of ${bytes} bytes`);
+        if (pipelined) {
+          // Readers see the group now (it survives kill -9); its appends resolve after an fsync that starts after
+          // this write, while the next group is already being written (syncLoop).
+          seg.visibleBytes = seg.sizeBytes;
+          this._highWatermark = group[j - 1].lastOffset + 1;
+          for (let k = i; k < j; k++) {
+            this.unsynced.push(group[k]);
+            this.tailBatches.push(group[k].batch);
+            this.tailBytes += group[k].batch.length;
+          }
+          while (this.tailBytes > TAIL_CACHE_BYTES && this.tailBatches.length > 1) this.tailBytes -= this.tailBatches.shift()!.length;
+          this.syncing ??= this.syncLoop();
+          this.emit('append', this._highWatermark);
+          i = j;
+          continue;
+        }
         if (this.config.fsync === 'always') {
           const t0 = performance.now();
           await h.file.datasync();
@@ -315,6 +353,74 @@ export class PartitionLog extends EventEmitter implements Log {
       this.emit('append', this._highWatermark);
       i = j;
     }
+  }
+
+  /**
+   * Pipelined fsync (visibility 'written'): one fdatasync of the active segment at a time; each covers every
+   * append written before it started, and resolves them in order. Appends written meanwhile wait for the next.
+   * A failed fsync fails the log (as a failed write does) and rejects every unsynced append.
+   */
+  private async syncLoop(): Promise<void> {
+    try {
+      while (this.unsynced.length > 0) {
+        const done = this.unsynced;
+        this.unsynced = [];
+        const file = this.active.file;
+        try {
+          const t0 = performance.now();
+          await file.datasync();
+          this.observer.onFsync?.(performance.now() - t0);
+        } catch (err) {
+          this.failure = err as Error;
+          this.logger?.warn({ file: file.logPath, err: (err as Error).message }, 'storage: fsync failed; log refuses appends until reopened');
+          const failed = new StorageError('TRIB_STORAGE_IO', `fsync of ${file.logPath} failed: ${(err as Error).message}`, { cause: err });
+          const all = done.concat(this.unsynced);
+          this.unsynced = [];
+          for (const p of all) p.reject(failed);
+          return;
+        }
+        const logAppendTime = Date.now();
+        const onAppend = this.observer.onAppend;
+        for (const p of done) {
+          onAppend?.(p.recordsCount, p.batch.length);
+          p.resolve({ baseOffset: p.baseOffset, lastOffset: p.lastOffset, logAppendTime });
+        }
+      }
+    } finally {
+      this.syncing = null;
+    }
+  }
+
+  /** Before each writer task (truncate, retention, compaction swap, close...): durable, and no cached tail. */
+  private async beforeTask(): Promise<void> {
+    await this.syncsIdle();
+    this.clearTail();
+  }
+
+  private clearTail(): void {
+    this.tailBatches = [];
+    this.tailBytes = 0;
+  }
+
+  /**
+   * Whole batches from the one holding `offset`, up to `maxBytes` (at least one), from the tail cache; null
+   * when the cache does not reach back to `offset`. The cached batches were CRC-checked by append().
+   */
+  private readTail(offset: number, maxBytes: number): Buffer | null {
+    const tail = this.tailBatches;
+    if (tail.length === 0 || offset < batchBaseOffset(tail[0], 0)) return null;
+    let i = tail.length - 1;
+    while (i > 0 && batchBaseOffset(tail[i], 0) > offset) i--;
+    if (batchBaseOffset(tail[i], 0) + tail[i].readInt32BE(OFFSET_LAST_OFFSET_DELTA) < offset) return null;
+    let end = i + 1;
+    let bytes = tail[i].length;
+    while (end < tail.length && bytes + tail[end].length <= maxBytes) bytes += tail[end++].length;
+    return end === i + 1 ? tail[i] : Buffer.concat(tail.slice(i, end), bytes);
+  }
+
+  /** Resolves once no pipelined fsync is running or owed. */
+  private async syncsIdle(): Promise<void> {
+    while (this.syncing !== null) await this.syncing;
   }
 
   /** Seals the active segment and starts a new one at the end offset. Runs inside the writer. */
@@ -350,6 +456,8 @@ export class PartitionLog extends EventEmitter implements Log {
         throw new StorageError('TRIB_OFFSET_OUT_OF_RANGE', `offset ${offset} outside [${start}, ${hw}] of ${this.dir}`);
       }
       if (offset === hw) return { records: EMPTY, highWatermark: hw, startOffset: start };
+      const cached = this.tailBatches.length === 0 ? null : this.readTail(offset, maxBytes);
+      if (cached !== null) return { records: cached, highWatermark: hw, startOffset: start };
       const segments = this.segments;
       let records: Buffer | null = null;
       let retired = false;

@@ -33,6 +33,7 @@ import {
   type TimerScheduler,
 } from './cursor-state.js';
 import type { CursorRegistration, CursorStore } from './cursor-store.js';
+import { clampSnapshot } from './clamp-snapshot.js';
 
 export type StartPolicy =
   | { kind: 'all' }
@@ -176,7 +177,8 @@ export class Cursor implements CursorSink {
       isExpired: options.isExpired,
       maxHeldRecords: options.maxHeldRecords,
     });
-    if (persisted !== undefined) state.restore(persisted);
+    // A log that lost its unsynced tail (power loss) ends below what the cursor saw: see clamp-snapshot.ts.
+    if (persisted !== undefined) state.restore(clampSnapshot(persisted, options.sources.map((log) => log.highWatermark)));
     const cursor = new Cursor(options, state);
     options.sources.forEach((log, level) => {
       // Retention may have removed records the persisted state still points at.

@@ -18,6 +18,7 @@ export {
   type LevelSnapshot,
   type TimerScheduler,
 } from './cursor-state.js';
+export { clampSnapshot } from './clamp-snapshot.js';
 export { Cursor, type CursorOptions, type DeliveryRef, type FetchOptions, type StartPolicy } from './cursor.js';
 export { CursorStore, type CursorStateSource, type CursorStoreOptions } from './cursor-store.js';
 export {
