@@ -41,7 +41,9 @@ import { BrokerError, ERROR_CODES, type ErrorCode } from './broker-error.js';
 import type { Message } from './message.js';
 import { murmur2, toPositive } from './murmur2.js';
 import { isCompactable, logName, type LogFactory, type StorageKind } from './log-factory.js';
-import { DEFAULT_LOG_CONFIG, type AppendResult, type CleanupPolicy, type FsyncPolicy, type Log, type LogConfig, type ReadResult } from '../storage/log.js';
+import { readCommitted } from './transactions/committed-log-view.js';
+import type { PartitionTxnIndex } from './transactions/partition-txn-index.js';
+import { DEFAULT_LOG_CONFIG, type AppendResult, type CleanupPolicy, type FsyncPolicy, type Log, type LogConfig, type LogVisibility, type ReadResult } from '../storage/log.js';
 import {
   ATTR_TIMESTAMP_TYPE_LOG_APPEND,
   BATCH_HEADER_SIZE,
@@ -112,6 +114,11 @@ export interface StreamDeps {
   allowInternal?: boolean;
   /** Injected clock (ms) for LogAppendTime and tests. */
   now?: () => number;
+  /**
+   * The broker's Kafka transaction index: with it, readMessages returns committed records only (read_committed).
+   * Without it (a stream outside a broker, which has no transactions) only control batches are skipped.
+   */
+  txnIndex?: PartitionTxnIndex;
 }
 
 export interface PublishAck {
@@ -196,6 +203,11 @@ export const STREAM_CONFIGS: { readonly [key: string]: ConfigSpec } = {
   'index.interval.bytes': { doc: 'Bytes of log between index entries.', parse: integer(0, INT32_MAX), defaultValue: (d) => String(d.indexIntervalBytes) },
   fsync: { doc: 'Durability: always (group commit before ack), interval, never.', parse: oneOf('always', 'interval', 'never'), defaultValue: (d) => d.fsync },
   'fsync.interval.ms': { doc: 'With fsync=interval: how often (ms).', parse: integer(1), defaultValue: (d) => String(d.fsyncIntervalMs) },
+  visibility: {
+    doc: 'With fsync=always, readers see a record once it is durable (fsynced) or once it is written (before its fsync; acks still wait for it).',
+    parse: oneOf('durable', 'written'),
+    defaultValue: (d) => d.visibility ?? 'durable',
+  },
   subjects: {
     doc: 'Further subject filters captured, comma-separated (sensors.>,alerts.*).',
     parse: (value) => {
@@ -405,6 +417,7 @@ export class Stream extends EventEmitter {
   private readonly appendListeners: Array<(hw: number) => void> = [];
   private readonly factory: LogFactory;
   private readonly now: () => number;
+  private readonly txnIndex: PartitionTxnIndex | undefined;
 
   private pending: Array<PendingQueue | undefined> = [];
   private flushScheduled: NodeJS.Immediate | null = null;
@@ -431,6 +444,7 @@ export class Stream extends EventEmitter {
     this.logDefaults = { ...DEFAULT_LOG_CONFIG, ...deps.logDefaults };
     this._logConfig = this.buildLogConfig();
     this.now = deps.now ?? Date.now;
+    this.txnIndex = deps.txnIndex;
   }
 
   /**
@@ -562,6 +576,7 @@ export class Stream extends EventEmitter {
       indexIntervalBytes: Number(v('index.interval.bytes')),
       fsync: v('fsync') as FsyncPolicy,
       fsyncIntervalMs: Number(v('fsync.interval.ms')),
+      visibility: v('visibility') as LogVisibility,
     };
   }
 
@@ -852,19 +867,46 @@ export class Stream extends EventEmitter {
     }
   }
 
-  /** Decoded messages at or after `offset` from one read (control batches skipped). */
+  /**
+   * Decoded committed messages at or after `offset` (read_committed, for readers outside Kafka: the HTTP records
+   * route and event stream): never a record of an aborted Kafka transaction, nor one at or past the last stable
+   * offset, nor a control batch. Reads on past chunks holding no message (markers, aborted transactions) so that
+   * an empty answer means nothing committed is readable from `offset` now: see lastStableOffset(). Never waits.
+   */
   async readMessages(partition: number, offset: number, maxBytes: number): Promise<StoredMessage[]> {
-    const { records } = await this.read(partition, offset, maxBytes);
+    const log = this.logFor(partition);
     const out: StoredMessage[] = [];
-    for (const { position } of iterateBatches(records)) {
-      if (batchLastOffset(records, position) < offset) continue;
-      if ((records.readInt16BE(position + OFFSET_ATTRIBUTES) & ATTR_CONTROL) !== 0) continue;
-      for (const rec of decodeRecordBatch(records, position)) {
-        // The first batch may start before `offset`, and deleteRecords may cut inside a batch.
-        if (rec.offset >= offset) out.push({ partition, offset: rec.offset, message: recordToMessage(this.name, rec) });
+    for (let from = offset; ; ) {
+      let records: Buffer;
+      try {
+        records = this.txnIndex === undefined ? (await log.read(from, maxBytes)).records : (await readCommitted(log, this, partition, this.txnIndex, from, maxBytes)).records;
+      } catch (err) {
+        throw toBrokerError(err);
       }
+      let next = from;
+      for (const { position } of iterateBatches(records)) {
+        const last = batchLastOffset(records, position);
+        if (last >= next) next = last + 1;
+        if (last < offset) continue;
+        // Markers, and the record-less stand-ins readCommitted puts where an aborted transaction's batches were.
+        if ((records.readInt16BE(position + OFFSET_ATTRIBUTES) & ATTR_CONTROL) !== 0) continue;
+        for (const rec of decodeRecordBatch(records, position)) {
+          // The first batch may start before `offset`, and deleteRecords may cut inside a batch.
+          if (rec.offset >= offset) out.push({ partition, offset: rec.offset, message: recordToMessage(this.name, rec) });
+        }
+      }
+      if (out.length > 0 || next <= from) return out;
+      from = next;
     }
-    return out;
+  }
+
+  /**
+   * Where committed reads of `partition` stop now: the first offset of its oldest open Kafka transaction, else the
+   * high watermark (before the partition's transaction index is built, the high watermark).
+   */
+  lastStableOffset(partition: number): number {
+    const hw = this.logFor(partition).highWatermark;
+    return this.txnIndex?.built(this, partition)?.lastStableOffset(hw) ?? hw;
   }
 
   offsets(partition: number): PartitionOffsets {

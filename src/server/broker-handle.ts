@@ -29,6 +29,10 @@ export interface BrokerOptions {
   loopbackUsers: string[];
   /** Memory and disk alarms (core/resource-alarm.ts), from the memoryHighWatermark and diskFreeLimit options. */
   resourceAlarm?: { memoryHighWatermark: number; diskFreeLimitBytes: number };
+  /** Kafka transactional.id.expiration.ms (core/transactions/transaction-coordinator.ts). */
+  transactions?: { transactionalIdExpirationMs: number };
+  /** Kafka producer.id.expiration.ms (core/idempotence/producer-state.ts). */
+  producers?: { producerIdExpirationMs: number };
 }
 
 export interface BrokerHandle {

@@ -124,6 +124,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       users: parseUsers(config.users),
       loopbackUsers: parseNameList(config.loopbackUsers),
       resourceAlarm: { memoryHighWatermark: Number(config.memoryHighWatermark), diskFreeLimitBytes: config.diskFreeLimit },
+      transactions: { transactionalIdExpirationMs: config.kafkaTransactionalIdExpirationMs },
+      producers: { producerIdExpirationMs: config.kafkaProducerIdExpirationMs },
     });
     const handle = broker;
     for (const plugin of plugins) {

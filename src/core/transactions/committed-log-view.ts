@@ -9,7 +9,11 @@
  *   - each batch of an aborted transaction is replaced by a record-less control batch spanning the same
  *     offsets, which cursors skip like the markers, so the read still covers those offsets.
  * `highWatermark` and 'append' events are the log's own: a cursor may wake for an append it cannot read yet, and
- * its read then waits as above.
+ * its read then waits as above. When the partition's index is already built, a chunk without transactional
+ * batches is cut at the last stable offset too (a read starting past an open transaction's first offset).
+ *
+ * `readCommitted` is the same read without the wait, for callers that must answer now (Stream.readMessages:
+ * the HTTP records route and event stream): it returns nothing at an open transaction and says so.
  *
  * Invariant: the view never mutates the log's buffers (the replacement batches are new 61-byte buffers).
  */
@@ -108,19 +112,41 @@ export class CommittedLogView extends EventEmitter implements Log {
 
   async read(offset: number, maxBytes: number): Promise<ReadResult> {
     for (;;) {
-      const result = await this.log.read(offset, maxBytes);
-      if (!hasTransactionalBatch(result.records)) return result;
-      const txns = await this.index.partition(this.stream, this.partition);
-      const lso = txns.lastStableOffset(this.log.highWatermark);
-      const records = committedOnly(result.records, lso, txns);
-      if (records.length > 0 || result.records.length === 0) return { ...result, records };
-      // Nothing below the LSO although it lies past `offset` cannot happen (the LSO is a batch boundary); were
-      // it to, the raw chunk keeps the cursor moving rather than waiting for nothing.
-      if (lso > offset) return result;
+      const { blockedBy, ...result } = await readCommitted(this.log, this.stream, this.partition, this.index, offset, maxBytes);
+      if (blockedBy === null) return result;
       // Everything readable from `offset` belongs to (or follows) an open transaction: wait for it to end.
-      await txns.stableBeyond(offset);
+      await blockedBy.stableBeyond(offset);
     }
   }
+}
+
+export interface CommittedRead extends ReadResult {
+  /** When nothing was returned because a transaction open at `offset` comes first: its partition state, else null. */
+  blockedBy: PartitionTxns | null;
+}
+
+/**
+ * One read_committed read of `log` (the partition's own log) from `offset`: whole batches below the last stable
+ * offset, aborted transactions' batches replaced by record-less control batches. Never waits.
+ */
+export async function readCommitted(log: Log, stream: Stream, partition: number, index: PartitionTxnIndex, offset: number, maxBytes: number): Promise<CommittedRead> {
+  const result = await log.read(offset, maxBytes);
+  if (!hasTransactionalBatch(result.records)) {
+    // The fast path; an index already built still bounds it by the LSO (no scan is started for this).
+    const built = index.built(stream, partition);
+    if (built === undefined || result.records.length === 0) return { ...result, blockedBy: null };
+    const lso = built.lastStableOffset(log.highWatermark);
+    const records = committedOnly(result.records, lso, built);
+    return { ...result, records, blockedBy: records.length === 0 && lso <= offset ? built : null };
+  }
+  const txns = await index.partition(stream, partition);
+  const lso = txns.lastStableOffset(log.highWatermark);
+  const records = committedOnly(result.records, lso, txns);
+  if (records.length > 0) return { ...result, records, blockedBy: null };
+  // Nothing below the LSO although it lies past `offset` cannot happen (the LSO is a batch boundary); were
+  // it to, the raw chunk keeps the reader moving rather than waiting for nothing.
+  if (lso > offset) return { ...result, blockedBy: null };
+  return { ...result, records, blockedBy: txns };
 }
 
 /** The whole batches below `lso`, with aborted transactions' batches replaced by record-less skip batches. */

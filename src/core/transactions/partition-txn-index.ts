@@ -4,12 +4,16 @@
  * offset). From it come the last stable offset (LSO: the first offset of the oldest ongoing transaction, else
  * the high watermark) and the `abortedTransactions` a read_committed Fetch returns.
  *
- * Persistence: none of its own. The log holds every transactional batch and every marker, so the index of a
- * partition is rebuilt from its log the first time it is needed after a (re)start (one scan of the batch
- * headers; only control batches' one record is decoded). A transaction whose marker never reached the log
- * (broker stopped mid-transaction) is ongoing again after the rebuild, and the coordinator finishes it
- * (commit, abort on InitProducerId, or abort on timeout). Aborted entries wholly below the log start offset
- * are dropped as retention removes their records.
+ * Persistence: the log holds every transactional batch and every marker, so the index of a partition is rebuilt
+ * from its log the first time it is needed after a (re)start (a scan of the batch headers; only control
+ * batches' one record is decoded). To spare most of that scan, a snapshot of the state (txn-index-snapshot.ts)
+ * is written periodically (the coordinator's timer calls snapshotAll) and when the broker closes its streams,
+ * exact for the log below its offset (see saveSnapshot for why); the rebuild starts from the newest valid
+ * snapshot and scans only past its offset. A kill -9 leaves the last snapshot written, still exact for the log
+ * below its offset, so the restart scans what was written since, never wrongly.
+ * A transaction whose marker never reached the log (broker stopped mid-transaction) is ongoing again after the
+ * rebuild, and the coordinator finishes it (commit, abort on InitProducerId, or abort on timeout). Aborted
+ * entries wholly below the log start offset are dropped as retention removes their records.
  *
  * Rules while running:
  * - a transactional data batch of a producer with no ongoing transaction on the partition opens one. Its first
@@ -24,6 +28,7 @@
  */
 import { ControlType, batchBaseOffset, batchLastOffset, batchProducerId, controlBatchType, isControlBatch, isTransactionalDataBatch, iterateBatches } from '../../storage/record-batch.js';
 import type { Stream } from '../stream.js';
+import type { TxnIndexSnapshot, TxnIndexSnapshots } from './txn-index-snapshot.js';
 
 /** Bytes read per step of a rebuild. */
 const REBUILD_READ_BYTES = 4 * 1024 * 1024;
@@ -39,6 +44,9 @@ export class PartitionTxns {
   readonly ongoing = new Map<number, number>();
   /** In marker order (increasing lastOffset). */
   readonly aborted: AbortedTxn[] = [];
+
+  /** Markers appended to this partition whose `end` has not run yet (snapshots wait for none). */
+  private markersInFlight = 0;
 
   /** Readers waiting for every transaction opened at or before their offset to end. */
   private waiters: Array<{ offset: number; resolve: () => void }> = [];
@@ -81,6 +89,26 @@ export class PartitionTxns {
     this.ongoing.delete(producerId);
     if (type === ControlType.Abort) this.aborted.push({ producerId, firstOffset: first, lastOffset: markerOffset });
     this.wake();
+  }
+
+  /** A marker is about to be appended; `markerSettled` follows once it was recorded by `end` (or failed). */
+  markerIssued(): void {
+    this.markersInFlight++;
+  }
+
+  markerSettled(): void {
+    this.markersInFlight--;
+  }
+
+  /**
+   * Whether the state is exact for the log below `highWatermark`: no marker between its append and its `end`
+   * (a log whose fsync is pipelined shows it before it is acknowledged), and no transaction registered at or
+   * past the high watermark (its opening batch issued, not yet visible).
+   */
+  settledAt(highWatermark: number): boolean {
+    if (this.markersInFlight > 0) return false;
+    for (const first of this.ongoing.values()) if (first >= highWatermark) return false;
+    return true;
   }
 
   /** Whether the batch of `producerId` at `offset` belongs to an aborted transaction. */
@@ -128,6 +156,17 @@ export class PartitionTxns {
     if (n > 0) this.aborted.splice(0, n);
   }
 
+  /** The state as a snapshot exact for the log below `offset`. */
+  snapshot(offset: number): TxnIndexSnapshot {
+    return { offset, ongoing: [...this.ongoing], aborted: this.aborted.map((a) => ({ ...a })) };
+  }
+
+  /** Takes the state of a snapshot (before any batch is applied). */
+  restore(snapshot: TxnIndexSnapshot): void {
+    for (const [producerId, first] of snapshot.ongoing) this.ongoing.set(producerId, first);
+    this.aborted.push(...snapshot.aborted);
+  }
+
   /** Applies the batches of one read (rebuild). */
   applyBatches(records: Buffer): number {
     let last = -1;
@@ -149,10 +188,25 @@ interface Entry {
   txns: PartitionTxns;
   ready: Promise<PartitionTxns>;
   done: boolean;
+  /** Offset of the newest snapshot written or loaded (-1: none), so an unchanged partition is not written again. */
+  savedOffset: number;
+  /** The snapshot write in flight. */
+  saving: Promise<boolean> | null;
+}
+
+export interface PartitionTxnIndexOptions {
+  /** Where snapshots are kept; without, every rebuild scans the whole log. */
+  snapshots?: TxnIndexSnapshots;
+  /** Told about a snapshot that could not be read or written (the index carries on without it). */
+  onSnapshotError?: (err: unknown, stream: string, partition: number) => void;
 }
 
 export class PartitionTxnIndex {
   private readonly byStream = new WeakMap<Stream, Entry[]>();
+  /** Streams with an index, for snapshotAll; weak so a deleted stream's index goes with it. */
+  private readonly streams = new Set<WeakRef<Stream>>();
+
+  constructor(private readonly options: PartitionTxnIndexOptions = {}) {}
 
   /**
    * The partition's state if it is already built, else undefined (no I/O). A partition that was never written
@@ -169,11 +223,21 @@ export class PartitionTxnIndex {
     if (list === undefined) {
       list = [];
       this.byStream.set(stream, list);
+      this.streams.add(new WeakRef(stream));
     }
     let entry = list[partition];
     if (entry === undefined) {
       const txns = new PartitionTxns();
-      const created: Entry = { txns, ready: rebuild(stream, partition, txns).then(() => txns), done: false };
+      const created: Entry = {
+        txns,
+        ready: this.rebuild(stream, partition, txns).then((loaded) => {
+          created.savedOffset = loaded;
+          return txns;
+        }),
+        done: false,
+        savedOffset: -1,
+        saving: null,
+      };
       void created.ready.then(() => {
         created.done = true;
       }, () => undefined);
@@ -191,10 +255,90 @@ export class PartitionTxnIndex {
     });
   }
 
+  /**
+   * Writes the snapshot of a built partition whose log grew since the last one, if nothing is in flight on it.
+   * Returns whether one was written.
+   *
+   * Why the state captured here is exact for the log below the high watermark: data batches change the state
+   * when issued (a transaction's opening batch is registered at its real offset), so with end offset = high
+   * watermark and no transaction registered at or past it, every one of them is below it and applied. Markers
+   * change it when acknowledged (`end`), which can come after the high watermark passed them (pipelined fsync):
+   * the coordinator brackets each marker with markerIssued/markerSettled, and no snapshot is taken in between.
+   */
+  async saveSnapshot(stream: Stream, partition: number): Promise<boolean> {
+    const { snapshots } = this.options;
+    const entry = this.byStream.get(stream)?.[partition];
+    if (snapshots === undefined || entry === undefined || !entry.done) return false;
+    if (entry.saving !== null) await entry.saving;
+    const { startOffset, endOffset, highWatermark } = stream.offsets(partition);
+    // An append issued but not acknowledged (or failed after taking offsets): the state may be ahead of the log.
+    if (endOffset !== highWatermark || !entry.txns.settledAt(highWatermark) || highWatermark === entry.savedOffset || entry.saving !== null) return false;
+    entry.txns.prune(startOffset);
+    const snapshot = entry.txns.snapshot(highWatermark);
+    const saving = snapshots.save(stream, partition, snapshot).then(
+      () => {
+        entry.savedOffset = snapshot.offset;
+        return true;
+      },
+      (err: unknown) => {
+        this.options.onSnapshotError?.(err, stream.name, partition);
+        return false;
+      },
+    );
+    entry.saving = saving;
+    try {
+      return await saving;
+    } finally {
+      entry.saving = null;
+    }
+  }
+
+  /** saveSnapshot for every built partition of every stream (a periodic checkpoint). Returns how many were written. */
+  async snapshotAll(): Promise<number> {
+    let written = 0;
+    for (const ref of [...this.streams]) {
+      const stream = ref.deref();
+      const list = stream === undefined ? undefined : this.byStream.get(stream);
+      if (stream === undefined || list === undefined) {
+        this.streams.delete(ref);
+        continue;
+      }
+      for (let p = 0; p < list.length; p++) if (list[p] !== undefined && (await this.saveSnapshot(stream, p))) written++;
+    }
+    return written;
+  }
+
+  /**
+   * Loads the snapshot if it is valid for the log as it is now, then applies the log from there on. Resolves
+   * with the loaded snapshot's offset, -1 when none was used.
+   */
+  private async rebuild(stream: Stream, partition: number, txns: PartitionTxns): Promise<number> {
+    let from = stream.offsets(partition).startOffset;
+    let loaded = -1;
+    const { snapshots } = this.options;
+    if (snapshots !== undefined) {
+      try {
+        const snapshot = await snapshots.load(stream, partition);
+        if (snapshot !== null && snapshot.offset <= stream.offsets(partition).highWatermark) {
+          txns.restore(snapshot);
+          from = Math.max(from, snapshot.offset);
+          loaded = snapshot.offset;
+        } else if (snapshot !== null) {
+          // Past the recovered log end (a torn tail was cut): the log may grow back past it with other batches.
+          await snapshots.remove(stream, partition);
+        }
+      } catch (err) {
+        this.options.onSnapshotError?.(err, stream.name, partition);
+      }
+    }
+    await scan(stream, partition, txns, from);
+    return loaded;
+  }
 }
 
-async function rebuild(stream: Stream, partition: number, txns: PartitionTxns): Promise<void> {
-  let { startOffset: offset, highWatermark } = stream.offsets(partition);
+async function scan(stream: Stream, partition: number, txns: PartitionTxns, from: number): Promise<void> {
+  let offset = from;
+  let { highWatermark } = stream.offsets(partition);
   while (offset < highWatermark) {
     const read = await stream.read(partition, offset, REBUILD_READ_BYTES);
     if (read.records.length === 0) break;

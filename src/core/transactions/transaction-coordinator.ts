@@ -20,8 +20,16 @@
  * a second marker for a closed transaction changes nothing); an Ongoing one resumes with its timeout counted
  * from its start. Pending transactional offsets live in the same entry, so they survive a restart too.
  *
+ * Expiry (bounded memory, Kafka transactional.id.expiration.ms): an id with no transaction in flight (Empty or
+ * Complete*) whose state was last written `transactionalIdExpirationMs` ago is forgotten — its entry deleted from
+ * the MetadataStore (a tombstone in the compacted `__metadata`) and from memory — by the same timer as the
+ * timeout check. Its producer is then unknown (INVALID_PRODUCER_ID_MAPPING); an InitProducerId for the id gets a
+ * new producer id, never the old one (ids are never reused), so nothing of the old producer is confused with it.
+ * Entries written before `lastUpdateMs` existed count from the coordinator's start. The same timer writes the
+ * partition index snapshots every `indexSnapshotIntervalMs` (partition-txn-index.ts).
+ *
  * Concurrency: one Node thread; the requests of one transactional id run one at a time (a promise chain), so a
- * commit and a fencing InitProducerId never interleave.
+ * commit and a fencing InitProducerId never interleave; expiry takes the same lock.
  */
 import type { MetadataStore } from '../metadata.js';
 import type { Stream } from '../stream.js';
@@ -60,6 +68,8 @@ export interface TxnMetadata {
   pendingOffsets: PendingOffset[];
   /** When the transaction in flight began (ms), -1 when none. */
   startMs: number;
+  /** When this entry was last written (ms), for expiry; absent in entries written by earlier versions. */
+  lastUpdateMs?: number;
 }
 
 declare module '../metadata.js' {
@@ -81,15 +91,20 @@ export interface TransactionHost {
 export interface TransactionCoordinatorOptions {
   /** Kafka's transaction.max.timeout.ms: longer timeouts are refused. Default 900 000. */
   maxTimeoutMs?: number;
-  /** How often timed-out transactions are looked for (ms); 0 disables the timer (tests call abortExpired). Default 1000. */
+  /** How often timed-out transactions and expired ids are looked for (ms); 0 disables the timer (tests call abortExpired, expireTransactionalIds). Default 1000. */
   checkIntervalMs?: number;
   now?: () => number;
+  /** How often the partition index snapshots are written (ms, on the check timer); 0 only at close. Default 60 000. */
+  indexSnapshotIntervalMs?: number;
+  /** Kafka transactional.id.expiration.ms: an idle id (no transaction in flight) is forgotten this long after its last update. Default 604 800 000 (7 days). */
+  transactionalIdExpirationMs?: number;
   /** The per-partition index to keep (the broker creates it first, for cursors opened before the coordinator). */
   index?: PartitionTxnIndex;
   onError?: (err: unknown, transactionalId: string) => void;
 }
 
 const KIND = 'txn';
+export const DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS = 604_800_000;
 /** The last epoch handed out for one producer id (Kafka keeps Short.MaxValue for itself). */
 const MAX_EPOCH = 32766;
 const COORDINATOR_EPOCH = 0;
@@ -104,8 +119,11 @@ export class TransactionCoordinator {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly maxTimeoutMs: number;
   private readonly now: () => number;
+  private readonly expirationMs: number;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private lastSnapshotMs: number;
+  private snapshotting: Promise<unknown> | null = null;
 
   private constructor(
     private readonly host: TransactionHost,
@@ -114,20 +132,27 @@ export class TransactionCoordinator {
   ) {
     this.maxTimeoutMs = options.maxTimeoutMs ?? 900_000;
     this.now = options.now ?? Date.now;
+    this.expirationMs = options.transactionalIdExpirationMs ?? DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS;
+    this.lastSnapshotMs = this.now();
     this.index = options.index ?? new PartitionTxnIndex();
   }
 
   /** Loads every transactional id, completes transactions left half-ended, starts the timeout check. */
   static async open(host: TransactionHost, producers: ProducerStateManager, options: TransactionCoordinatorOptions = {}): Promise<TransactionCoordinator> {
     const c = new TransactionCoordinator(host, producers, options);
-    for (const { value } of host.metadata.list(KIND)) c.remember(value);
+    const openedMs = c.now();
+    for (const { value } of host.metadata.list(KIND)) c.remember(value.lastUpdateMs === undefined ? { ...value, lastUpdateMs: openedMs } : value);
     for (const meta of [...c.txns.values()]) {
       if (meta.state !== 'PrepareCommit' && meta.state !== 'PrepareAbort') continue;
       await c.locked(meta.transactionalId, () => c.complete(meta)).catch((err) => c.options.onError?.(err, meta.transactionalId));
     }
     const interval = options.checkIntervalMs ?? 1000;
     if (interval > 0) {
-      c.timer = setInterval(() => void c.abortExpired(), interval);
+      c.timer = setInterval(() => {
+        void c.abortExpired();
+        void c.expireTransactionalIds();
+        c.snapshotIndex();
+      }, interval);
       c.timer.unref();
     }
     return c;
@@ -266,12 +291,50 @@ export class TransactionCoordinator {
     return aborted;
   }
 
+  /**
+   * Forgets every transactional id with no transaction in flight whose state is at least
+   * transactional.id.expiration.ms old (from `__metadata` too). Returns how many were forgotten.
+   */
+  async expireTransactionalIds(now = this.now()): Promise<number> {
+    const expired = (m: TxnMetadata | undefined): m is TxnMetadata =>
+      m !== undefined && (m.state === 'Empty' || m.state === 'CompleteCommit' || m.state === 'CompleteAbort') && (m.lastUpdateMs ?? now) + this.expirationMs <= now;
+    let forgotten = 0;
+    for (const meta of [...this.txns.values()]) {
+      if (!expired(meta)) continue;
+      const tid = meta.transactionalId;
+      await this.locked(tid, async () => {
+        // Checked again under the lock: a request queued before this one may have used the id meanwhile.
+        const m = this.txns.get(tid);
+        if (this.closed || !expired(m)) return;
+        await this.host.metadata.delete(KIND, tid);
+        this.txns.delete(tid);
+        if (this.byProducerId.get(m.producerId) === tid) this.byProducerId.delete(m.producerId);
+        forgotten++;
+      }).catch((err) => this.options.onError?.(err, tid));
+    }
+    return forgotten;
+  }
+
+  /** Writes the partition index snapshots when indexSnapshotIntervalMs has passed and none is being written. */
+  private snapshotIndex(): void {
+    const every = this.options.indexSnapshotIntervalMs ?? 60_000;
+    const now = this.now();
+    if (every <= 0 || this.snapshotting !== null || this.closed || now - this.lastSnapshotMs < every) return;
+    this.lastSnapshotMs = now;
+    this.snapshotting = this.index
+      .snapshotAll()
+      .catch(() => undefined) // each failed write is reported through the index's onSnapshotError
+      .finally(() => {
+        this.snapshotting = null;
+      });
+  }
+
   /** Stops the timeout check; requests still running finish, new ones answer COORDINATOR_NOT_AVAILABLE. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    await Promise.allSettled([...this.locks.values()]);
+    await Promise.allSettled([...this.locks.values(), this.snapshotting]);
   }
 
   // --- internals ----------------------------------------------------------------------------------------
@@ -336,9 +399,15 @@ export class TransactionCoordinator {
         const txns = await this.index.partition(stream, partition);
         const first = txns.ongoing.get(meta.producerId);
         const marker = encodeControlBatch({ producerId: meta.producerId, producerEpoch: meta.producerEpoch, type, coordinatorEpoch: COORDINATOR_EPOCH }, this.now());
-        const result = await stream.appendBatch(partition, marker, { live: false });
-        txns.end(meta.producerId, result.baseOffset, type);
-        if (commit && first !== undefined) delivered.push({ stream, partition, first, marker: result.baseOffset });
+        // Bracketed so an index snapshot never sees the marker in the log but not yet in the index.
+        txns.markerIssued();
+        try {
+          const result = await stream.appendBatch(partition, marker, { live: false });
+          txns.end(meta.producerId, result.baseOffset, type);
+          if (commit && first !== undefined) delivered.push({ stream, partition, first, marker: result.baseOffset });
+        } finally {
+          txns.markerSettled();
+        }
       }),
     );
     if (commit) {
@@ -358,8 +427,9 @@ export class TransactionCoordinator {
   }
 
   private async persist(meta: TxnMetadata): Promise<void> {
-    await this.host.metadata.put(KIND, meta.transactionalId, meta);
-    this.remember(meta);
+    const stamped = { ...meta, lastUpdateMs: this.now() };
+    await this.host.metadata.put(KIND, meta.transactionalId, stamped);
+    this.remember(stamped);
   }
 
   private remember(meta: TxnMetadata): void {

@@ -80,8 +80,12 @@ export async function recordRoutes(app: FastifyInstance, { broker }: ApiOptions)
     const records = [];
     while (records.length < q.limit && offset < highWatermark) {
       const page = await s.readMessages(q.partition, offset, READ_MAX_BYTES);
-      // Only control batches (transaction markers) in range: nothing decodable, stop rather than spin.
-      if (page.length === 0) break;
+      // Nothing committed readable from `offset`: step over markers and aborted transactions up to the last
+      // stable offset (never past it: an open transaction's records may yet commit), then stop.
+      if (page.length === 0) {
+        offset = Math.max(offset, Math.min(s.lastStableOffset(q.partition), highWatermark));
+        break;
+      }
       for (const m of page) {
         if (records.length === q.limit || m.offset >= highWatermark) break;
         records.push({ offset: m.offset, ...messageJson(m.message) });

@@ -116,9 +116,9 @@ function follow(appends: AppendWatch, s: Stream, partition: number, offset: numb
             }
             throw err;
           }
-          // Only control batches (transaction markers): step over them by the high watermark seen.
+          // Nothing committed (markers, aborted transactions): step over them, but never past an open transaction.
           if (page.length === 0) {
-            offset = Math.max(offset, s.offsets(partition).highWatermark);
+            offset = Math.max(offset, s.lastStableOffset(partition));
             break;
           }
           for (const m of page) {
