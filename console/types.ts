@@ -50,6 +50,8 @@ export interface RecordPage {
 
 export interface QueueJson {
   name: string;
+  /** The AMQP virtual host (absent on older servers); `name` is the name within it. */
+  vhost?: string;
   stream: string;
   durable: boolean;
   exclusive: boolean;

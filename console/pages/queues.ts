@@ -63,7 +63,7 @@ export const queuesPage: Page = (main) => {
       const now = Date.now();
       const counted = queues.every((q) => typeof q.messagesIn === 'number');
       for (const q of queues) {
-        const hst = history.get(q.name) ?? { depth: [], lastMs: now, depthRate: 0, rates: new RateSeries(['in', 'out'] as const, HISTORY) };
+        const hst = history.get(q.stream) ?? { depth: [], lastMs: now, depthRate: 0, rates: new RateSeries(['in', 'out'] as const, HISTORY) };
         // Depth is not cumulative (it falls as consumers drain), so its change is computed here, sign kept.
         const previous = hst.depth[hst.depth.length - 1];
         hst.depthRate = previous === undefined || now <= hst.lastMs ? 0 : ((q.messages - previous) * 1000) / (now - hst.lastMs);
@@ -71,23 +71,24 @@ export const queuesPage: Page = (main) => {
         hst.depth.push(q.messages);
         if (hst.depth.length > HISTORY) hst.depth.shift();
         hst.rates.push(now, { in: q.messagesIn ?? 0, out: q.messagesOut ?? 0 });
-        history.set(q.name, hst);
+        history.set(q.stream, hst);
       }
       const rateColumns = counted
         ? [
-            { title: 'In / s', cell: (q: QueueJson) => rateCell(q.name, 'in'), numeric: true },
-            { title: 'Out / s', cell: (q: QueueJson) => rateCell(q.name, 'out'), numeric: true },
+            { title: 'In / s', cell: (q: QueueJson) => rateCell(q.stream, 'in'), numeric: true },
+            { title: 'Out / s', cell: (q: QueueJson) => rateCell(q.stream, 'out'), numeric: true },
           ]
-        : [{ title: 'Δ depth / s', cell: (q: QueueJson) => rateCell(q.name, 'depth'), numeric: true }];
+        : [{ title: 'Δ depth / s', cell: (q: QueueJson) => rateCell(q.stream, 'depth'), numeric: true }];
       return table(
         [
-          { title: 'Name', cell: (q) => h('span', { class: 'strong' }, q.name === '' ? '(default)' : q.name) },
+          // Names repeat across vhosts; the history above is keyed by the backing stream, which does not.
+          { title: 'Name', cell: (q) => h('span', { class: 'strong' }, `${q.name === '' ? '(default)' : q.name}${q.vhost !== undefined && q.vhost !== '/' ? ` (vhost ${q.vhost})` : ''}`) },
           { title: 'Flags', cell: (q) => [q.durable ? badge('durable', 'info') : badge('transient', 'muted'), q.exclusive ? badge('exclusive', 'warn') : null, q.autoDelete ? badge('auto-delete', 'muted') : null] },
           { title: 'Ready', cell: (q) => formatCount(q.messages), numeric: true },
           { title: 'Unacked', cell: (q) => formatCount(q.unacked), numeric: true },
           { title: 'Consumers', cell: (q) => formatCount(q.consumers), numeric: true },
           ...rateColumns,
-          { title: 'Depth trend', cell: (q) => sparkline(history.get(q.name)?.depth ?? []) },
+          { title: 'Depth trend', cell: (q) => sparkline(history.get(q.stream)?.depth ?? []) },
           { title: 'Bound from', cell: (q) => (q.bindings.length === 0 ? h('span', { class: 'muted' }, '—') : q.bindings.map((b) => h('code', { class: 'binding' }, `${b.source || '(default)'} → ${b.routingKey}`))) },
         ],
         queues.sort((a, b) => a.name.localeCompare(b.name)),

@@ -10,6 +10,7 @@ import { serveCommand } from './serve.js';
 import { topicCommand } from './topic.js';
 import { queueCommand } from './queue.js';
 import { exchangeCommand } from './exchange.js';
+import { vhostCommand } from './vhost.js';
 import { groupCommand } from './group.js';
 import { produceCommand } from './produce.js';
 import { consumeCommand } from './consume.js';
@@ -40,6 +41,7 @@ const program = new Command('tributary')
   .addCommand(groupCommand())
   .addCommand(queueCommand())
   .addCommand(exchangeCommand())
+  .addCommand(vhostCommand())
   .addCommand(publishCommand())
   .addCommand(subscribeCommand())
   .addHelpText('after', '\nAdmin verbs talk to a running broker over its HTTP API: --url or TRIBUTARY_URL (default http://127.0.0.1:8080).\nExit codes: 0 ok, 1 error, 2 usage. `tributary <verb> --help` shows examples.');
@@ -50,6 +52,12 @@ function throwInsteadOfExit(cmd: Command): void {
   for (const sub of cmd.commands) throwInsteadOfExit(sub);
 }
 throwInsteadOfExit(program);
+
+// `tributary consume … | head` or `--help | head`: a reader that stops early is not a failure of ours.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 try {
   await program.parseAsync(process.argv);

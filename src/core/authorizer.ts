@@ -15,11 +15,17 @@
  * Persistence: entries are MetadataStore records of kind 'acl', named by `aclId(entry)` (every field, so
  * adding the same entry twice is one entry). The in-memory index follows the store's 'change' events, so
  * entries written by another component (or replayed at boot) take effect at once.
+ *
+ * Virtual-host permissions (RabbitMQ's configure/write/read regexes per user and vhost) are the other half of
+ * the same decision: `permissions` (users/vhost-permissions.ts) holds them, and checkVhostAccess /
+ * checkPermission apply them with the same super-user rule. A protocol asks both: an operation must pass the
+ * ACLs and the user's permissions on its vhost.
  */
 import { EventEmitter } from 'node:events';
 import { BrokerError } from './broker-error.js';
 import type { MetadataStore } from './metadata.js';
 import type { Principal } from './principal.js';
+import { VhostPermissions, type PermissionKind } from './users/vhost-permissions.js';
 
 export type Action = 'read' | 'write' | 'create' | 'delete' | 'alter' | 'describe' | 'consume' | 'publish' | 'subscribe' | 'admin';
 export type ResourceType = 'stream' | 'exchange' | 'queue' | 'subject' | 'group' | 'cluster' | 'user';
@@ -95,6 +101,8 @@ export class Authorizer extends EventEmitter {
   private readonly byType = new Map<ResourceType, Map<string, Required<AclEntry>>>();
   private count = 0;
   private readonly superUsers: ReadonlySet<string>;
+  /** Per-vhost configure/write/read permissions of users (persisted; see the header). */
+  readonly permissions: VhostPermissions;
   private readonly onChange = (kind: string, name: string, value: unknown): void => {
     if (kind !== 'acl') return;
     this.index(name, value === null ? undefined : (value as AclEntry));
@@ -107,6 +115,7 @@ export class Authorizer extends EventEmitter {
   ) {
     super();
     this.superUsers = new Set(options.superUsers ?? []);
+    this.permissions = new VhostPermissions(metadata);
     for (const { name, value } of metadata.list('acl')) this.index(name, value);
     metadata.on('change', this.onChange);
   }
@@ -160,6 +169,23 @@ export class Authorizer extends EventEmitter {
     }
   }
 
+  /** connection.open of `vhost`: TRIB_UNAUTHORIZED unless the user has permissions there (or none are set). */
+  checkVhostAccess(principal: Principal, vhost: string): void {
+    if (principal.authenticated && this.superUsers.has(principal.name)) return;
+    this.permissions.checkAccess(principal, vhost);
+  }
+
+  /** True when permissions are set at all: a session may skip per-operation checks while false. */
+  get permissionsEnabled(): boolean {
+    return this.permissions.enabled;
+  }
+
+  /** TRIB_UNAUTHORIZED unless the user's `kind` regex on `vhost` matches the exchange or queue (unscoped name). */
+  checkPermission(principal: Principal, vhost: string, kind: PermissionKind, resourceType: 'exchange' | 'queue', name: string): void {
+    if (principal.authenticated && this.superUsers.has(principal.name)) return;
+    this.permissions.check(principal, vhost, kind, resourceType, name);
+  }
+
   /** Adds an entry (idempotent); resolves once persisted. */
   async add(entry: AclEntry): Promise<void> {
     const normalized = normalizeAcl(entry);
@@ -183,5 +209,6 @@ export class Authorizer extends EventEmitter {
   /** Stops following the MetadataStore. */
   close(): void {
     this.metadata.off('change', this.onChange);
+    this.permissions.close();
   }
 }

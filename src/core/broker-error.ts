@@ -52,6 +52,9 @@ export const ERROR_CODES = {
   TRIB_GROUP_NOT_EMPTY: { description: 'The consumer group has live members; stop its consumers first (as Kafka requires for offset resets and deletes).', retriable: true },
   TRIB_CONNECTION_NOT_FOUND: { description: 'No open client connection has that id.', retriable: false },
   TRIB_BINDING_NOT_FOUND: { description: 'The exchange has no binding to that destination with that routing key and arguments.', retriable: false },
+  TRIB_VHOST_NOT_FOUND: { description: 'No virtual host (tenant) has that name.', retriable: false },
+  TRIB_VHOST_RESERVED: { description: "The default virtual host '/' cannot be deleted.", retriable: false },
+  TRIB_PERMISSION_NOT_FOUND: { description: 'The user has no permissions set on that virtual host.', retriable: false },
   // Failures of the HTTP API's own layer (kept here so the one catalogue, and docs/errors.md, lists every code).
   TRIB_HTTP_INVALID_REQUEST: { description: 'HTTP API: the request failed validation; `field` names the offending field.', retriable: false },
   TRIB_HTTP_BODY_TOO_LARGE: { description: 'HTTP API: the request body is larger than the API accepts.', retriable: false },

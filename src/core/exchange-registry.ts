@@ -21,8 +21,10 @@
  *
  * - tenants (AMQP virtual hosts): a tenant's exchanges and queues live in this one registry under scoped names
  *   `<tenant>\0<name>` (tenantName); the default tenant `/` is unprefixed. addTenant() predeclares the tenant's
- *   amq.* exchanges; the reserved `amq.` prefix is checked on the unscoped name. Tenants are not persisted: the
- *   server adds the configured ones at every start (their durable exchanges are restored with the rest).
+ *   amq.* exchanges; the reserved `amq.` prefix is checked on the unscoped name. This registry keeps tenants in
+ *   memory only: the Broker persists the ones created at run time (`vhost` records, createVhost) and re-adds them
+ *   at open, the AMQP listener adds the configured ones at every start, and deleteVhost uses removeTenant then
+ *   removeTenantExchanges (their durable exchanges are restored with the rest).
  *
  * Mutators return what they removed, so the caller can update the MetadataStore (`exchange/<name>` holds
  * Exchange.toJSON(), bindings included); `restore()` rebuilds the registry from those records at boot.
@@ -112,6 +114,30 @@ export class ExchangeRegistry {
 
   hasTenant(tenant: string): boolean {
     return this.tenants.has(tenant);
+  }
+
+  /** Every tenant, '/' first, then by name. */
+  tenantNames(): string[] {
+    return [...this.tenants].sort((a, b) => (a === DEFAULT_TENANT ? -1 : b === DEFAULT_TENANT ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /**
+   * Forgets a tenant (not '/') so that nothing new is opened in it. Its exchanges stay until removeTenantExchanges,
+   * which the caller runs once the tenant's sessions and queues are gone. False when it did not exist.
+   */
+  removeTenant(tenant: string): boolean {
+    if (tenant === DEFAULT_TENANT) return false;
+    return this.tenants.delete(tenant);
+  }
+
+  /** Removes every exchange of `tenant` (amq.* included) and the bindings to them; returns their names. */
+  removeTenantExchanges(tenant: string): string[] {
+    const deleted: string[] = [];
+    if (tenant === DEFAULT_TENANT) return deleted;
+    for (const ex of [...this.exchanges.values()]) {
+      if (this.exchanges.get(ex.name) === ex && splitTenantName(ex.name).tenant === tenant && ex.name.includes(TENANT_SEPARATOR)) this.remove(ex, deleted);
+    }
+    return deleted;
   }
 
   has(name: string): boolean {

@@ -20,6 +20,7 @@
  * same name twice at once is serialised by `pending`, so both callers see one queue.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { BrokerError, isBrokerError } from './broker-error.js';
 import type { Broker } from './broker.js';
 import { DEFAULT_TENANT, splitTenantName, tenantName } from './exchange-registry.js';
@@ -204,11 +205,23 @@ export class Queue {
   constructor(
     readonly definition: QueueDefinition,
     readonly stream: Stream,
-    readonly cursor: Cursor,
+    /** The shared cursor; null for a stream queue, whose consumers each read with their own (openReader). */
+    readonly sharedCursor: Cursor | null,
     owner: string | null,
   ) {
     this.owner = owner;
     this.args = parseQueueArguments(definition.arguments);
+  }
+
+  /** The shared cursor of a classic (or quorum) queue; a stream queue has none (TRIB_QUEUE_INEQUIVALENT). */
+  get cursor(): Cursor {
+    if (this.sharedCursor === null) throw new BrokerError('TRIB_QUEUE_INEQUIVALENT', `queue '${this.definition.name}' is a stream: it has no shared cursor`);
+    return this.sharedCursor;
+  }
+
+  /** Delivered and not yet acknowledged (a stream queue: 0, its readers' credit is not tracked here). */
+  get unackedCount(): number {
+    return this.sharedCursor?.inFlightCount ?? 0;
   }
 
   /** Stream queues: consumers reading with their own position (openReader). */
@@ -228,7 +241,11 @@ export class Queue {
     return this.definition.name;
   }
 
-  /** Ready messages: neither in flight nor settled. A stream queue: the records its log holds. */
+  /**
+   * Ready messages: neither in flight, nor being dead-lettered (gone from the queue, as RabbitMQ counts it; the
+   * source ack follows once the republish is durable, which a DLX consumer may not wait for), nor settled. A
+   * stream queue: the records its log holds.
+   */
   get messageCount(): number {
     if (this.isStream) {
       const log = this.stream.partitionLog(0);
@@ -236,7 +253,7 @@ export class Queue {
     }
     let backlog = 0;
     for (let l = 0; l < this.levels; l++) backlog += this.cursor.backlog(l);
-    return Math.max(0, backlog - this.inFlight());
+    return Math.max(0, backlog - this.inFlight() - this.cursor.state.deadLetteringCount);
   }
 
   get consumerCount(): number {
@@ -293,6 +310,11 @@ export class QueueRegistry {
   private readonly pending = new Map<string, Promise<unknown>>();
   /** Set by the protocol that owns dead-letter exchanges (AMQP); without it dead-lettering waits (see hooks). */
   deadLetterHandler: QueueDeadLetterHandler | null = null;
+  /**
+   * 'deleted' (Queue): every delete, whoever asked (a client, the HTTP API, auto-delete, x-expires, a vhost's
+   * deletion), emitted once the queue is out of the registry, so protocols cancel its consumers (AMQP basic.cancel).
+   */
+  readonly events = new EventEmitter();
 
   private constructor(
     private readonly broker: Broker,
@@ -308,13 +330,18 @@ export class QueueRegistry {
     for (const { value: def } of broker.metadata.list('queue')) {
       const stream = broker.stream(def.stream);
       const cursor = broker.cursor(def.stream, CURSOR_NAME);
-      if (!def.durable || def.exclusive || stream === undefined || cursor === undefined) {
+      const isStream = parseQueueArguments(def.arguments).queueType === 'stream';
+      if (!def.durable || def.exclusive || stream === undefined || (cursor === undefined && !isStream)) {
         await registry.destroy(principal, def).catch(() => undefined);
         continue;
       }
-      const queue = new Queue(def, stream, cursor, null);
+      // Stream queues made by earlier versions carry an unused shared cursor: it goes (each consumer reads with its own).
+      if (isStream && cursor !== undefined) await broker.deleteCursor(principal, def.stream, CURSOR_NAME).catch(() => undefined);
+      // Classic queues declared before visibility 'written' existed get it too (once: it is then persisted).
+      if (!isStream && !Object.hasOwn(stream.definition().configs, 'visibility')) await broker.alterStreamConfigs(principal, def.stream, { visibility: 'written' });
+      const queue = new Queue(def, stream, isStream ? null : cursor!, null);
       registry.queues.set(def.name, queue);
-      registry.installHooks(queue);
+      if (!isStream) registry.installHooks(queue);
       if (queue.args.maxLengthBytes !== undefined) await recountBytes(queue);
       registry.armSweep(queue, Date.now());
       registry.touch(queue);
@@ -408,13 +435,17 @@ export class QueueRegistry {
         ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes + RECORD_OVERHEAD_BYTES }),
         ...(isStream ? { maxAgeMs: args.streamMaxAgeMs ?? -1, maxBytes: args.streamMaxBytes ?? -1 } : {}),
         ...(args.streamSegmentBytes !== undefined ? { configs: { 'segment.bytes': String(args.streamSegmentBytes) } } : {}),
+        // A classic queue's consumers see a message once it is written, before its fsync, as RabbitMQ delivers
+        // before it persists; confirms still wait for the fsync (docs/amqp.md "Durability and delivery").
+        ...(isStream ? {} : { configs: { visibility: 'written' } }),
       }))!;
     }
     // Levels highest first: the cursor serves partition `maxPriority` before the lower ones.
     const partitions = Array.from({ length: levels }, (_, i) => levels - 1 - i);
     const hooked: { queue: Queue | null } = { queue: null };
-    this.broker.setCursorHooks(`${def.stream}/${CURSOR_NAME}`, this.hooksFor(() => hooked.queue));
-    const cursor = await this.broker.createCursor(principal, {
+    if (!isStream) this.broker.setCursorHooks(`${def.stream}/${CURSOR_NAME}`, this.hooksFor(() => hooked.queue));
+    // A stream queue has no shared cursor: every consumer reads the log from its own position (openReader).
+    const cursor = isStream ? null : await this.broker.createCursor(principal, {
       stream: def.stream,
       name: CURSOR_NAME,
       mode: args.singleActiveConsumer ? 'failover' : 'shared',
@@ -442,6 +473,7 @@ export class QueueRegistry {
     const count = q.messageCount;
     if (options.ifEmpty === true && count > 0) throw new BrokerError('TRIB_QUEUE_NOT_EMPTY', `queue '${name}' not empty`);
     this.queues.delete(name);
+    this.events.emit('deleted', q);
     if (q.sweepTimer !== null) clearTimeout(q.sweepTimer);
     if (q.expiryTimer !== null) clearTimeout(q.expiryTimer);
     await this.destroy(principal, q.definition);
@@ -466,7 +498,19 @@ export class QueueRegistry {
    * when x-max-length with reject-publish(-dlx) refused it. `priority` picks the level (x-max-priority);
    * `expirationMs` is the message's own TTL (AMQP expiration), combined with the queue's x-message-ttl.
    */
-  async publish(queue: Queue, value: Buffer, headers: RecordHeader[], timestamp = Date.now(), options: { priority?: number; expirationMs?: number } = {}): Promise<PublishAck | null> {
+  publish(queue: Queue, value: Buffer, headers: RecordHeader[], timestamp = Date.now(), options: { priority?: number; expirationMs?: number } = {}): Promise<PublishAck | null> {
+    const a = queue.args;
+    // The usual queue (no length limit, no TTL) needs no bookkeeping around the append: hand back the stream's
+    // own promise rather than one more async frame per message.
+    if (a.maxLength === undefined && a.maxLengthBytes === undefined && a.messageTtlMs === undefined && options.expirationMs === undefined) {
+      const level = queue.levels === 1 ? 0 : Math.max(0, Math.min(options.priority ?? 0, queue.levels - 1));
+      return queue.stream.publish({ subject: queue.stream.name, key: null, value, headers, timestamp }, level);
+    }
+    return this.publishLimited(queue, value, headers, timestamp, options);
+  }
+
+  /** publish() for a queue with x-max-length(-bytes) or a TTL. */
+  private async publishLimited(queue: Queue, value: Buffer, headers: RecordHeader[], timestamp: number, options: { priority?: number; expirationMs?: number }): Promise<PublishAck | null> {
     const a = queue.args;
     // RabbitMQ's will_overflow: refused when one more message would exceed x-max-length or x-max-length-bytes.
     if (
@@ -590,8 +634,8 @@ export class QueueRegistry {
     queue.sweepTimer = setTimeout(() => {
       queue.sweepTimer = null;
       queue.sweepAtMs = Infinity;
-      if (this.queues.get(queue.name) !== queue) return;
-      queue.cursor.sweep();
+      if (this.queues.get(queue.name) !== queue || queue.sharedCursor === null) return;
+      queue.sharedCursor.sweep();
       if (queue.messageCount > 0) this.armSweep(queue, Date.now() + SWEEP_INTERVAL_MS);
     }, Math.max(0, atMs - Date.now() + 1));
     queue.sweepTimer.unref();

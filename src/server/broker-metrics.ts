@@ -80,7 +80,7 @@ export function registerBrokerMetrics(metrics: Metrics, broker: Broker): void {
       async collect() {
         this.reset();
         const registry = await queueRegistryOf(broker, ANONYMOUS);
-        for (const q of registry) this.labels(q.name).set(read({ messageCount: q.messageCount, consumerCount: q.consumerCount, unacked: q.cursor.inFlightCount }));
+        for (const q of registry) this.labels(q.name).set(read({ messageCount: q.messageCount, consumerCount: q.consumerCount, unacked: q.unackedCount }));
       },
     });
   };

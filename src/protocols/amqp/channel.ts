@@ -21,7 +21,8 @@ import type { Cursor, StartPolicy } from '../../core/cursor/cursor.js';
 import type { Delivery } from '../../core/cursor/cursor-state.js';
 import type { DeliveryTarget } from '../../core/broker.js';
 import { EXCHANGE_TYPES, type ExchangeType } from '../../core/exchange.js';
-import { QUEUE_HEADERS, parseMaxAge, type Queue } from '../../core/queue-registry.js';
+import { QUEUE_HEADERS, SERVER_NAMED_PREFIX, parseMaxAge, type Queue } from '../../core/queue-registry.js';
+import type { PermissionKind } from '../../core/users/vhost-permissions.js';
 import { DEFAULT_TENANT, splitTenantName, tenantName } from '../../core/exchange-registry.js';
 import type { Message } from '../../core/message.js';
 import { isValidSubject } from '../../core/router/subject.js';
@@ -257,6 +258,7 @@ export class AmqpChannel {
         if (a.exchange === '') throw new AmqpError('ACCESS_REFUSED', 'operation not permitted on the default exchange');
         // The alternate exchange is named within the vhost, like the exchange itself.
         if (typeof exArgs['alternate-exchange'] === 'string') exArgs['alternate-exchange'] = this.ex(exArgs['alternate-exchange']);
+        if (!a.passive) this.permit('configure', 'exchange', a.exchange);
         await broker.declareExchange(
           principal,
           { name: this.ex(a.exchange), type: type as ExchangeType, durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: exArgs },
@@ -266,20 +268,27 @@ export class AmqpChannel {
         return;
       }
       case 'ExchangeDelete':
+        this.permit('configure', 'exchange', m.args.exchange);
         await broker.deleteExchange(principal, this.ex(m.args.exchange), { ifUnused: m.args.ifUnused });
         if (!m.args.nowait) conn.sendMethod(this.id, 'ExchangeDeleteOk', {});
         return;
       case 'ExchangeBind':
+        this.permit('write', 'exchange', m.args.destination);
+        this.permit('read', 'exchange', m.args.source);
         await broker.bind(principal, this.ex(m.args.source), { kind: 'exchange', name: this.ex(m.args.destination) }, m.args.routingKey, fieldTableToObject(m.args.arguments));
         if (!m.args.nowait) conn.sendMethod(this.id, 'ExchangeBindOk', {});
         return;
       case 'ExchangeUnbind':
+        this.permit('write', 'exchange', m.args.destination);
+        this.permit('read', 'exchange', m.args.source);
         await broker.unbind(principal, this.ex(m.args.source), { kind: 'exchange', name: this.ex(m.args.destination) }, m.args.routingKey, fieldTableToObject(m.args.arguments));
         if (!m.args.nowait) conn.sendMethod(this.id, 'ExchangeUnbindOk', {});
         return;
 
       case 'QueueDeclare': {
         const a = m.args;
+        // A server-named queue is checked as RabbitMQ's generated names start (a regex like ^amq\.gen matches).
+        if (!a.passive) this.permit('configure', 'queue', a.queue === '' ? SERVER_NAMED_PREFIX : a.queue);
         const { queue } = await conn.queues.declare(principal, {
           name: this.qn(a.queue),
           tenant: conn.vhost,
@@ -297,17 +306,22 @@ export class AmqpChannel {
       }
       case 'QueueBind': {
         const q = conn.queues.require(this.queueName(m.args.queue), conn.owner);
+        this.permit('write', 'queue', splitTenantName(q.name).name);
+        this.permit('read', 'exchange', m.args.exchange);
         await broker.bind(principal, this.ex(m.args.exchange), { kind: 'queue', name: q.name }, m.args.routingKey, fieldTableToObject(m.args.arguments));
         if (!m.args.nowait) conn.sendMethod(this.id, 'QueueBindOk', {});
         return;
       }
       case 'QueueUnbind': {
         const q = conn.queues.require(this.queueName(m.args.queue), conn.owner);
+        this.permit('write', 'queue', splitTenantName(q.name).name);
+        this.permit('read', 'exchange', m.args.exchange);
         await broker.unbind(principal, this.ex(m.args.exchange), { kind: 'queue', name: q.name }, m.args.routingKey, fieldTableToObject(m.args.arguments));
         conn.sendMethod(this.id, 'QueueUnbindOk', {});
         return;
       }
       case 'QueuePurge': {
+        this.permit('read', 'queue', splitTenantName(this.queueName(m.args.queue)).name);
         if (conn.queues.get(this.queueName(m.args.queue))?.isStream === true) {
           throw new AmqpError('NOT_IMPLEMENTED', `queue.purge not supported by stream queues queue '${this.queueName(m.args.queue)}'`, 50, 30);
         }
@@ -317,9 +331,9 @@ export class AmqpChannel {
       }
       case 'QueueDelete': {
         const name = this.queueName(m.args.queue);
-        const q = conn.queues.get(name);
+        this.permit('configure', 'queue', splitTenantName(name).name);
+        // Consumers of the queue (on any connection) are cancelled by the registry's 'deleted' event (index.ts).
         const count = await conn.queues.delete(principal, name, { ifUnused: m.args.ifUnused, ifEmpty: m.args.ifEmpty, owner: conn.owner });
-        if (q !== undefined) conn.deps.queueDeleted(q);
         if (!m.args.nowait) conn.sendMethod(this.id, 'QueueDeleteOk', { messageCount: count });
         return;
       }
@@ -400,6 +414,15 @@ export class AmqpChannel {
     else op();
   }
 
+  /**
+   * RabbitMQ's per-vhost permission an operation needs (configure / write / read on the exchange or queue, by
+   * its name within the vhost), from the core Authorizer; refused → 403 ACCESS_REFUSED on the channel.
+   */
+  private permit(kind: PermissionKind, type: 'exchange' | 'queue', name: string): void {
+    const authorizer = this.conn.broker.authorizer;
+    if (authorizer.permissionsEnabled) authorizer.checkPermission(this.conn.principal, this.conn.vhost, kind, type, name);
+  }
+
   /** The core name of an exchange of this connection's vhost ('' stays the default exchange). */
   private ex(name: string): string {
     return this.scoped(name);
@@ -428,6 +451,7 @@ export class AmqpChannel {
   private publish(c: PendingContent, body: Buffer, seq: number): void {
     const a = c.args;
     if (a.immediate) throw new AmqpError('NOT_IMPLEMENTED', 'immediate=true', 60, 40);
+    this.permit('write', 'exchange', a.exchange);
     const queues = this.conn.queues;
     let props = c.properties ?? {};
     if (props.replyTo === DIRECT_REPLY_TO) {
@@ -494,17 +518,16 @@ export class AmqpChannel {
     const all: Promise<unknown> = appends.length === 1 ? appends[0] : Promise.all(appends);
     this.appends.add(all);
     this.conn.appendStarted();
-    void all
-      .finally(() => {
-        this.appends.delete(all);
-        this.conn.appendFinished();
-      })
-      .catch(() => undefined);
+    // One reaction per publish, not a finally/catch/then chain (three promises per message on the hot path).
     all.then(
       (result) => {
+        this.appends.delete(all);
+        this.conn.appendFinished();
         if (seq > 0) this.confirmed(seq, result !== false && !(Array.isArray(result) && result.includes(false)));
       },
       (err: unknown) => {
+        this.appends.delete(all);
+        this.conn.appendFinished();
         this.conn.deps.logger.warn({ err, cid: this.conn.id, channel: this.id }, 'amqp publish append failed');
         if (seq > 0) this.confirmed(seq, false);
       },
@@ -563,6 +586,7 @@ export class AmqpChannel {
       return;
     }
     const q = conn.queues.require(this.queueName(a.queue), conn.owner);
+    this.permit('read', 'queue', splitTenantName(q.name).name);
     let tag = a.consumerTag;
     if (tag === '') tag = `amq.ctag-${randomBytes(16).toString('base64url')}`;
     if (this.consumers.has(tag)) throw new AmqpError('NOT_ALLOWED', `attempt to reuse consumer tag '${tag}'`, 60, 20);
@@ -572,8 +596,9 @@ export class AmqpChannel {
     const args = fieldTableToObject(a.arguments);
     const priority = typeof args['x-priority'] === 'number' ? args['x-priority'] : 0;
     const consumerId = `${conn.owner}/${this.id}/${tag}`;
-    let cursor = q.cursor;
-    if (q.isStream) {
+    let cursor: Cursor;
+    if (!q.isStream) cursor = q.cursor;
+    else {
       // RabbitMQ's rules for consuming a stream (rabbit_stream_queue:consume).
       if (a.noAck) throw new AmqpError('NOT_IMPLEMENTED', `automatic acknowledgement not supported by stream queues queue '${splitTenantName(q.name).name}'`, 60, 20);
       if (this.prefetchCount === 0) throw new AmqpError('PRECONDITION_FAILED', `consumer prefetch count is not set for queue '${splitTenantName(q.name).name}'`, 60, 20);
@@ -653,7 +678,7 @@ export class AmqpChannel {
         // The queue was deleted: its cursor is gone with the records.
       }
     }
-    if (cc.cursor !== cc.queue.cursor) cc.queue.closeReader(cc.cursor);
+    if (cc.cursor !== cc.queue.sharedCursor) cc.queue.closeReader(cc.cursor);
   }
 
   /** The cursor's push delivery. Returns false when the socket is backed up (the cursor pauses the consumer). */
@@ -705,6 +730,7 @@ export class AmqpChannel {
 
   private async get(queueName: string, noAck: boolean): Promise<void> {
     const q = this.conn.queues.require(this.queueName(queueName), this.conn.owner);
+    this.permit('read', 'queue', splitTenantName(q.name).name);
     if (q.isStream) throw new AmqpError('NOT_IMPLEMENTED', `basic.get not supported by stream queues queue '${splitTenantName(q.name).name}'`, 60, 70);
     this.conn.queues.touch(q);
     const d = await q.cursor.get({ autoAck: noAck });
@@ -770,7 +796,8 @@ export class AmqpChannel {
     };
     if (multiple) {
       if (tag !== 0 && tag >= this.nextTag) throw new AmqpError('PRECONDITION_FAILED', `unknown delivery tag ${tag}`, 60, how === 'ack' ? 80 : 120);
-      for (const [t, u] of [...this.unacked]) {
+      // Tags are the map's insertion order; deleting the visited entry while iterating a Map is safe (no copy).
+      for (const [t, u] of this.unacked) {
         if (tag !== 0 && t > tag) break;
         apply(t, u);
       }

@@ -84,8 +84,6 @@ export interface AmqpConnectionDeps {
   peerPort?: number;
   /** Direct reply-to consumers of every connection of the listener, by token. */
   directReplies: Map<string, AmqpChannel>;
-  /** A queue was deleted through this connection: the listener tells every connection (consumer cancel). */
-  queueDeleted(queue: Queue): void;
   onClose?(conn: AmqpConnection, reason: string): void;
   /** Observability hooks (tests await them): 'heartbeat-received', 'heartbeat-sent'. */
   onEvent?(conn: AmqpConnection, event: string): void;
@@ -122,6 +120,8 @@ export class AmqpConnection {
   readonly traffic = { messagesIn: 0, messagesOut: 0 };
   /** The virtual host opened (connection.open): a core tenant. */
   vhost = '/';
+  /** The client's `connection_name` property (amqplib clientProperties, rabbitmq-client connectionName), else null. */
+  clientName: string | null = null;
   /** The client's declared capabilities (consumer_cancel_notify, connection.blocked, …). */
   clientCapabilities: { [key: string]: unknown } = {};
   private state: State = 'header';
@@ -319,7 +319,12 @@ export class AmqpConnection {
       case 'ConnectionStartOk': {
         if (this.state !== 'start-ok') throw new AmqpError('COMMAND_INVALID', 'unexpected connection.start-ok', 10, 11);
         this.state = 'authenticating';
-        const caps = fieldTableToObject(m.args.clientProperties).capabilities;
+        const clientProperties = fieldTableToObject(m.args.clientProperties);
+        const caps = clientProperties.capabilities;
+        const name = clientProperties.connection_name;
+        // Listed as the connection's clientId (HTTP API, CLI), as RabbitMQ shows it as the connection's name.
+        if (typeof name === 'string' && name !== '') this.clientName = name;
+        else if (Buffer.isBuffer(name) && name.length > 0) this.clientName = name.toString('utf8');
         if (caps !== null && typeof caps === 'object' && !Array.isArray(caps) && !Buffer.isBuffer(caps)) this.clientCapabilities = caps;
         void this.authenticate(m.args.mechanism, m.args.response);
         return;
@@ -341,6 +346,12 @@ export class AmqpConnection {
         if (this.state !== 'open') throw new AmqpError('COMMAND_INVALID', 'unexpected connection.open', 10, 40);
         // A virtual host is a core tenant (its names scoped by tenantName); only configured ones exist.
         if (!this.broker.exchanges.hasTenant(m.args.virtualHost)) throw new AmqpError('NOT_ALLOWED', `vhost '${m.args.virtualHost}' not found`, 10, 40);
+        // RabbitMQ: a user without permissions on the vhost may not open it (530, "access to vhost ... refused").
+        try {
+          this.broker.authorizer.checkVhostAccess(this.principal, m.args.virtualHost);
+        } catch (err) {
+          throw new AmqpError('NOT_ALLOWED', (err as Error).message, 10, 40);
+        }
         this.vhost = m.args.virtualHost;
         this.state = 'opened';
         if (this.handshakeTimer) clearTimeout(this.handshakeTimer);

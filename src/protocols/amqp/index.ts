@@ -9,7 +9,7 @@ import { TcpListener } from '../tcp-listener.js';
 import type { Duplex } from 'node:stream';
 import type { Broker } from '../../core/broker.js';
 import { ANONYMOUS } from '../../core/principal.js';
-import { queueRegistryOf, type QueueRegistry } from '../../core/queue-registry.js';
+import { queueRegistryOf, type Queue, type QueueRegistry } from '../../core/queue-registry.js';
 import { amqpDeadLetterHandler } from './dead-letter.js';
 import { AmqpConnection, DEFAULT_AMQP_OPTIONS, type AmqpLogger, type AmqpOptions } from './connection.js';
 import type { AmqpChannel } from './channel.js';
@@ -52,6 +52,10 @@ export function createAmqpListener(deps: AmqpListenerDeps): AmqpListener {
     queueRegistryOf(deps.broker, ANONYMOUS).then((r) => {
       // Dead-letter exchanges are AMQP's: republishing with x-death needs the AMQP properties.
       r.deadLetterHandler ??= amqpDeadLetterHandler(deps.broker, r, logger);
+      if (followedRegistry === null) {
+        followedRegistry = r;
+        r.events.on('deleted', onQueueDeleted);
+      }
       return r;
     });
   const directReplies = new Map<string, AmqpChannel>();
@@ -66,6 +70,15 @@ export function createAmqpListener(deps: AmqpListenerDeps): AmqpListener {
     for (const c of open) c.setAlarm(reason);
   };
   deps.broker.alarm.on('change', onAlarm);
+  // A deleted vhost closes its connections, as RabbitMQ does (320 CONNECTION_FORCED), before its queues go.
+  const offVhostDeleted = deps.broker.onVhostDeleted((vhost) => {
+    for (const c of open) if (c.vhost === vhost) c.close(`vhost '${vhost}' is deleted`);
+  });
+  // Any deletion of a queue (another connection, the HTTP API, a vhost's deletion) cancels its consumers here.
+  const onQueueDeleted = (q: Queue): void => {
+    for (const c of open) c.queueDeleted(q);
+  };
+  let followedRegistry: QueueRegistry | null = null;
 
   const handle = async (stream: Duplex, peerAddress?: string, peerPort?: number): Promise<AmqpConnection> => {
     const queues = await registry();
@@ -79,9 +92,6 @@ export function createAmqpListener(deps: AmqpListenerDeps): AmqpListener {
       id: nextId++,
       peerAddress,
       peerPort,
-      queueDeleted: (q) => {
-        for (const c of open) c.queueDeleted(q);
-      },
       onClose: (c, reason) => {
         if (!open.delete(c)) return;
         deps.connections?.dec();
@@ -95,7 +105,7 @@ export function createAmqpListener(deps: AmqpListenerDeps): AmqpListener {
     conn.setAlarm(alarmReason());
     deps.connections?.inc();
     // Listed by the HTTP API; an admin close is connection.close 320 CONNECTION_FORCED (conn.close).
-    registered = deps.broker.connections.register({ protocol: 'amqp', remoteAddress: peerAddress, remotePort: peerPort, principal: () => conn.principal.name, traffic: conn.traffic, transport: stream as { bytesRead?: number; bytesWritten?: number }, close: (reason) => conn.close(reason) });
+    registered = deps.broker.connections.register({ protocol: 'amqp', remoteAddress: peerAddress, remotePort: peerPort, principal: () => conn.principal.name, clientId: () => conn.clientName, traffic: conn.traffic, transport: stream as { bytesRead?: number; bytesWritten?: number }, close: (reason) => conn.close(reason) });
     conn.start();
     events.emit('connection', conn);
     return conn;
@@ -125,6 +135,8 @@ export function createAmqpListener(deps: AmqpListenerDeps): AmqpListener {
     },
     async close() {
       deps.broker.alarm.off('change', onAlarm);
+      offVhostDeleted();
+      followedRegistry?.events.off('deleted', onQueueDeleted);
       const stopped = tcp.stop();
       for (const c of [...open]) c.close('broker shutdown');
       await stopped;

@@ -20,6 +20,8 @@ import { aclRoutes } from './acls.js';
 import { statusRoutes } from './status.js';
 import { streamEventRoutes } from './stream-events.js';
 import { openApiRoutes } from './openapi.js';
+import { vhostRoutes } from './vhosts.js';
+import { permissionRoutes } from './permissions.js';
 
 /** Largest request body accepted (413 above it): a produce of 1000 records of ~1 KiB fits. */
 export const API_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
@@ -31,7 +33,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions & { 
   // After the websocket plugin: its onRequest hook marks upgrade requests, so a refused upgrade's socket is
   // still destroyed by its onResponse hook (otherwise the server's close would wait on it).
   if (options.auth === true) installBasicAuth(app, options.broker);
-  const all = [streamRoutes, recordRoutes, streamEventRoutes, subjectRoutes, exchangeRoutes, queueRoutes, bindingRoutes, cursorRoutes, userRoutes, groupRoutes, connectionRoutes, aclRoutes, statusRoutes];
+  const all = [streamRoutes, recordRoutes, streamEventRoutes, subjectRoutes, exchangeRoutes, queueRoutes, bindingRoutes, cursorRoutes, userRoutes, groupRoutes, connectionRoutes, aclRoutes, statusRoutes, vhostRoutes, permissionRoutes];
   for (const routes of all) {
     await app.register(routes, options);
   }

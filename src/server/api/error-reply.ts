@@ -58,6 +58,9 @@ export const BROKER_ERROR_STATUS: { readonly [C in ErrorCode]: number } = {
   TRIB_GROUP_NOT_EMPTY: 409,
   TRIB_CONNECTION_NOT_FOUND: 404,
   TRIB_BINDING_NOT_FOUND: 404,
+  TRIB_VHOST_NOT_FOUND: 404,
+  TRIB_VHOST_RESERVED: 403,
+  TRIB_PERMISSION_NOT_FOUND: 404,
 };
 
 export interface ErrorBody {

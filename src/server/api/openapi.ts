@@ -18,9 +18,11 @@ import { ConnectionsQuery } from './connections.js';
 import { AclFilterBody, AclQuery, CreateAclBody } from './acls.js';
 import { StreamEventsQuery } from './stream-events.js';
 import { BROKER_ERROR_STATUS } from './error-reply.js';
+import { PermissionsQuery, SetPermissionBody } from './permissions.js';
+import { VhostQuery } from './vhosts.js';
 
 interface Operation {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** OpenAPI form: `/api/streams/{name}`. */
   path: string;
   tag: string;
@@ -45,19 +47,19 @@ export const OPERATIONS: readonly Operation[] = [
   { method: 'post', path: '/api/subjects/{subject}/publish', tag: 'subjects', summary: 'Publish on a subject (live subscribers, capturing streams, amq.topic queues)', body: PublishBody, ok: [200, '{deliveries, stored: [{partition, offset}]}'] },
   { method: 'get', path: '/api/subjects/{subject}/events', tag: 'subjects', summary: 'Server-Sent Events of messages matching a subject filter', ok: [200, 'text/event-stream; each `message` event is a JSON message'] },
   { method: 'get', path: '/api/subjects/{subject}/ws', tag: 'subjects', summary: 'WebSocket of messages matching a subject filter (one JSON text frame each)', ok: [101, 'Switching protocols'] },
-  { method: 'get', path: '/api/exchanges', tag: 'exchanges', summary: 'List exchanges with their bindings', ok: [200, '{exchanges: [...]}'] },
-  { method: 'post', path: '/api/exchanges/{name}/publish', tag: 'exchanges', summary: 'Publish through an exchange with a routing key', body: ExchangePublishBody, ok: [200, '{routed, deliveries}'], errors: [403, 404] },
-  { method: 'get', path: '/api/queues', tag: 'queues', summary: 'List queues with message, unacked and consumer counts and bindings', ok: [200, '{queues: [...]}'] },
-  { method: 'get', path: '/api/queues/{name}', tag: 'queues', summary: 'Describe one queue', ok: [200, 'The queue'], errors: [404] },
+  { method: 'get', path: '/api/exchanges', tag: 'exchanges', summary: 'List exchanges with their bindings', query: VhostQuery, ok: [200, '{exchanges: [...]}'] },
+  { method: 'post', path: '/api/exchanges/{name}/publish', tag: 'exchanges', summary: 'Publish through an exchange with a routing key', query: VhostQuery, body: ExchangePublishBody, ok: [200, '{routed, deliveries}'], errors: [403, 404] },
+  { method: 'get', path: '/api/queues', tag: 'queues', summary: 'List queues with message, unacked and consumer counts and bindings', query: VhostQuery, ok: [200, '{queues: [...]}'] },
+  { method: 'get', path: '/api/queues/{name}', tag: 'queues', summary: 'Describe one queue', query: VhostQuery, ok: [200, 'The queue'], errors: [404] },
   { method: 'get', path: '/api/streams/{name}/events', tag: 'records', summary: 'Server-Sent Events of one partition: replay from offset/from/timestamp, then follow (`record` events)', query: StreamEventsQuery, ok: [200, 'text/event-stream; each `record` event is {partition, offset, ...message}'], errors: [404] },
   { method: 'get', path: '/api/streams/{name}/ws', tag: 'records', summary: 'The same as /events over a WebSocket (one JSON text frame per record)', query: StreamEventsQuery, ok: [101, 'Switching protocols'], errors: [404] },
-  { method: 'post', path: '/api/exchanges', tag: 'exchanges', summary: 'Declare an exchange (exchange.declare rules)', body: CreateExchangeBody, ok: [201, 'The exchange (200 when an equivalent one existed)'], errors: [403, 409] },
+  { method: 'post', path: '/api/exchanges', tag: 'exchanges', summary: 'Declare an exchange (exchange.declare rules)', query: VhostQuery, body: CreateExchangeBody, ok: [201, 'The exchange (200 when an equivalent one existed)'], errors: [403, 409] },
   { method: 'delete', path: '/api/exchanges/{name}', tag: 'exchanges', summary: 'Delete an exchange (?ifUnused=true refuses while bound)', query: DeleteExchangeQuery, ok: [204, 'Deleted'], errors: [403, 404, 409] },
-  { method: 'post', path: '/api/queues', tag: 'queues', summary: 'Declare a queue (queue.declare rules and argument checks)', body: CreateQueueBody, ok: [201, 'The queue (200 when an equivalent one existed)'], errors: [403, 409] },
+  { method: 'post', path: '/api/queues', tag: 'queues', summary: 'Declare a queue (queue.declare rules and argument checks)', query: VhostQuery, body: CreateQueueBody, ok: [201, 'The queue (200 when an equivalent one existed)'], errors: [403, 409] },
   { method: 'delete', path: '/api/queues/{name}', tag: 'queues', summary: 'Delete a queue (?ifUnused=true, ?ifEmpty=true)', query: DeleteQueueQuery, ok: [204, 'Deleted'], errors: [404, 409] },
-  { method: 'post', path: '/api/queues/{name}/purge', tag: 'queues', summary: 'Drop every ready message', ok: [200, '{purged}'], errors: [404] },
-  { method: 'post', path: '/api/bindings', tag: 'bindings', summary: 'Bind a queue or an exchange to a source exchange', body: BindingBody, ok: [201, 'The binding with created (200 when it existed)'], errors: [403, 404] },
-  { method: 'delete', path: '/api/bindings', tag: 'bindings', summary: 'Remove a binding (same body)', body: BindingBody, ok: [204, 'Removed'], errors: [403, 404] },
+  { method: 'post', path: '/api/queues/{name}/purge', tag: 'queues', summary: 'Drop every ready message', query: VhostQuery, ok: [200, '{purged}'], errors: [404] },
+  { method: 'post', path: '/api/bindings', tag: 'bindings', summary: 'Bind a queue or an exchange to a source exchange', query: VhostQuery, body: BindingBody, ok: [201, 'The binding with created (200 when it existed)'], errors: [403, 404] },
+  { method: 'delete', path: '/api/bindings', tag: 'bindings', summary: 'Remove a binding (same body)', query: VhostQuery, body: BindingBody, ok: [204, 'Removed'], errors: [403, 404] },
   { method: 'get', path: '/api/groups', tag: 'groups', summary: 'List Kafka consumer groups', ok: [200, '{groups: [{groupId, state, protocolType, members}]}'] },
   { method: 'get', path: '/api/groups/{id}', tag: 'groups', summary: 'Describe a group: members with assignments, committed offsets with lag', ok: [200, '{groupId, state, protocolType, protocol, generationId, members, offsets, totalLag}'], errors: [404] },
   { method: 'post', path: '/api/groups/{id}/reset-offsets', tag: 'groups', summary: 'Reset committed offsets of an inactive group', body: ResetOffsetsBody, ok: [200, '{offsets: [{topic, partition, offset}]}'], errors: [404, 409] },
@@ -74,6 +76,14 @@ export const OPERATIONS: readonly Operation[] = [
   { method: 'get', path: '/api/users', tag: 'users', summary: 'List users (never credentials)', ok: [200, '{users: [{name, tags, mechanisms, createdAt}]}'] },
   { method: 'post', path: '/api/users', tag: 'users', summary: 'Create a user', body: CreateUserBody, ok: [201, 'The user'], errors: [409] },
   { method: 'delete', path: '/api/users/{name}', tag: 'users', summary: 'Delete a user', ok: [204, 'Deleted'], errors: [404] },
+  { method: 'get', path: '/api/vhosts', tag: 'vhosts', summary: 'List virtual hosts with their queue and exchange counts', ok: [200, '{vhosts: [{name, default, queues, exchanges}]}'] },
+  { method: 'get', path: '/api/vhosts/{name}', tag: 'vhosts', summary: "Describe a virtual host ('/' is %2F)", ok: [200, 'The vhost'], errors: [404] },
+  { method: 'put', path: '/api/vhosts/{name}', tag: 'vhosts', summary: 'Create a virtual host (persisted; idempotent)', ok: [201, 'The vhost (200 when it existed)'], errors: [403] },
+  { method: 'delete', path: '/api/vhosts/{name}', tag: 'vhosts', summary: 'Delete a virtual host: closes its AMQP connections (320), removes its queues, exchanges and permissions', ok: [204, 'Deleted'], errors: [403, 404] },
+  { method: 'get', path: '/api/permissions', tag: 'permissions', summary: 'List per-vhost user permissions (?user=, ?vhost= filter)', query: PermissionsQuery, ok: [200, '{permissions: [{user, vhost, configure, write, read}]}'] },
+  { method: 'get', path: '/api/permissions/{vhost}/{user}', tag: 'permissions', summary: "A user's permissions on a vhost", ok: [200, '{user, vhost, configure, write, read}'], errors: [404] },
+  { method: 'put', path: '/api/permissions/{vhost}/{user}', tag: 'permissions', summary: "Set a user's configure/write/read regexes on a vhost", body: SetPermissionBody, ok: [201, 'The entry (200 when it replaced one)'], errors: [403, 404] },
+  { method: 'delete', path: '/api/permissions/{vhost}/{user}', tag: 'permissions', summary: "Clear a user's permissions on a vhost", ok: [204, 'Cleared'], errors: [403, 404] },
 ];
 
 function jsonSchema(schema: z.ZodType): unknown {

@@ -4,14 +4,19 @@
  * QueueRegistry, so an HTTP-declared queue is the same as an AMQP-declared one), delete, purge.
  *
  * A queue declared here is never exclusive: exclusivity belongs to a connection, and an HTTP request has none.
+ *
+ * Virtual hosts: every route takes `?vhost=` (default '/'; GET /api/queues lists every vhost without it). Queues
+ * are shown with their `vhost` and their name within it, never the core's scoped name.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { BrokerError, isBrokerError } from '../../core/broker-error.js';
-import { parseQueueArguments, queueRegistryOf, type Queue } from '../../core/queue-registry.js';
+import { parseQueueArguments, queueRegistryOf, type Queue, type QueueRegistry } from '../../core/queue-registry.js';
 import type { Broker } from '../../core/broker.js';
 import { ApiError, parseInput } from './error-reply.js';
 import { principalOf, type ApiOptions } from './api-context.js';
+import { DEFAULT_TENANT, splitTenantName, tenantName } from '../../core/exchange-registry.js';
+import { VhostQuery, selectedVhost } from './vhosts.js';
 
 /** Owner recorded for queues declared over HTTP (only exclusive queues use it, and HTTP declares none). */
 const HTTP_OWNER = 'http-api';
@@ -26,7 +31,7 @@ export const CreateQueueBody = z.strictObject({
   arguments: z.record(z.string(), z.unknown()).optional().describe('x-arguments as in queue.declare: x-message-ttl, x-max-length, x-dead-letter-exchange, ...'),
 });
 
-export const DeleteQueueQuery = z.strictObject({
+export const DeleteQueueQuery = VhostQuery.extend({
   ifUnused: z.stringbool().optional().describe('Refuse (409 TRIB_QUEUE_IN_USE) while it has consumers.'),
   ifEmpty: z.stringbool().optional().describe('Refuse (409 TRIB_QUEUE_NOT_EMPTY) while it holds messages.'),
 });
@@ -39,42 +44,54 @@ function queueJson(broker: Broker, q: Queue): object {
     // Offsets are never reused, so the high watermark is every message ever appended and the ack floor every
     // one settled (acked, expired, dead-lettered or purged): both cumulative, and free to read.
     if (level < q.stream.partitionCount) messagesIn += q.stream.offsets(level).highWatermark;
-    messagesOut += q.cursor.ackFloor(level);
+    // A stream queue settles nothing (its log keeps what retention allows), so it has no ack floor.
+    messagesOut += q.sharedCursor?.ackFloor(level) ?? 0;
   }
+  const { tenant, name } = splitTenantName(d.name);
   return {
-    name: d.name,
+    name,
+    vhost: tenant,
     stream: d.stream,
     durable: d.durable,
     exclusive: d.exclusive,
     autoDelete: d.autoDelete,
     arguments: d.arguments,
     messages: q.messageCount,
-    unacked: q.cursor.inFlightCount,
+    unacked: q.unackedCount,
     consumers: q.consumerCount,
     messagesIn,
     messagesOut,
     bindings: broker.exchanges.definitions().flatMap((e) =>
-      e.bindings.filter((b) => b.destinationKind === 'queue' && b.destination === d.name).map((b) => ({ source: e.name, routingKey: b.routingKey, arguments: b.arguments })),
+      e.bindings.filter((b) => b.destinationKind === 'queue' && b.destination === d.name).map((b) => ({ source: splitTenantName(e.name).name, routingKey: b.routingKey, arguments: b.arguments })),
     ),
   };
 }
 
 export async function queueRoutes(app: FastifyInstance, { broker }: ApiOptions): Promise<void> {
   app.get('/api/queues', async (req) => {
+    const { vhost } = parseInput(VhostQuery, req.query, 'query');
     const registry = await queueRegistryOf(broker, principalOf(req));
-    return { queues: [...registry].map((q) => queueJson(broker, q)) };
+    const queues = [...registry].filter((q) => vhost === undefined || splitTenantName(q.name).tenant === vhost);
+    return { queues: queues.map((q) => queueJson(broker, q)) };
   });
 
   app.get('/api/queues/:name', async (req) => {
     const { name } = parseInput(QueueParams, req.params, 'params');
+    const vhost = selectedVhost(broker, parseInput(VhostQuery, req.query, 'query').vhost);
     const registry = await queueRegistryOf(broker, principalOf(req));
-    return queueJson(broker, registry.require(name));
+    return queueJson(broker, requireQueue(registry, vhost, name));
   });
 
   app.post('/api/queues', async (req, reply) => {
     const body = parseInput(CreateQueueBody, req.body, 'body');
+    const vhost = selectedVhost(broker, parseInput(VhostQuery, req.query, 'query').vhost);
     const principal = principalOf(req);
-    broker.check(principal, 'create', 'queue', body.name);
+    // A NUL separates a vhost from a name in the core: a name holding one could reach another vhost.
+    if (body.name.includes('\u0000')) throw new ApiError('TRIB_HTTP_INVALID_REQUEST', 'name: queue names may not contain NUL', 'name');
+    const scoped = tenantName(vhost, body.name);
+    broker.check(principal, 'create', 'queue', scoped);
+    // The user's vhost permissions apply as over AMQP (a no-op for anonymous callers, --http-auth off).
+    broker.authorizer.checkPermission(principal, vhost, 'configure', 'queue', body.name);
     const args = body.arguments ?? {};
     try {
       parseQueueArguments(args);
@@ -86,7 +103,7 @@ export async function queueRoutes(app: FastifyInstance, { broker }: ApiOptions):
     }
     const registry = await queueRegistryOf(broker, principal);
     const { queue, created } = await registry.declare(principal, {
-      name: body.name,
+      name: scoped,
       durable: body.durable ?? true,
       exclusive: false,
       autoDelete: body.autoDelete ?? false,
@@ -98,20 +115,33 @@ export async function queueRoutes(app: FastifyInstance, { broker }: ApiOptions):
 
   app.delete('/api/queues/:name', async (req, reply) => {
     const { name } = parseInput(QueueParams, req.params, 'params');
-    const { ifUnused, ifEmpty } = parseInput(DeleteQueueQuery, req.query, 'query');
+    const query = parseInput(DeleteQueueQuery, req.query, 'query');
+    const vhost = selectedVhost(broker, query.vhost);
     const principal = principalOf(req);
-    broker.check(principal, 'delete', 'queue', name);
     const registry = await queueRegistryOf(broker, principal);
-    if (!registry.has(name)) throw new BrokerError('TRIB_QUEUE_NOT_FOUND', `no queue '${name}'`);
-    await registry.delete(principal, name, { ifUnused, ifEmpty });
+    const queue = requireQueue(registry, vhost, name);
+    broker.check(principal, 'delete', 'queue', queue.name);
+    broker.authorizer.checkPermission(principal, vhost, 'configure', 'queue', name);
+    // Its AMQP consumers get basic.cancel (consumer_cancel_notify) from the registry's 'deleted' event.
+    await registry.delete(principal, queue.name, { ifUnused: query.ifUnused, ifEmpty: query.ifEmpty });
     return reply.code(204).send();
   });
 
   app.post('/api/queues/:name/purge', async (req) => {
     const { name } = parseInput(QueueParams, req.params, 'params');
+    const vhost = selectedVhost(broker, parseInput(VhostQuery, req.query, 'query').vhost);
     const principal = principalOf(req);
-    broker.check(principal, 'delete', 'queue', name);
     const registry = await queueRegistryOf(broker, principal);
-    return { purged: await registry.purge(name) };
+    const queue = requireQueue(registry, vhost, name);
+    broker.check(principal, 'delete', 'queue', queue.name);
+    broker.authorizer.checkPermission(principal, vhost, 'read', 'queue', name);
+    return { purged: await registry.purge(queue.name) };
   });
+}
+
+/** Queue `name` of `vhost`, or TRIB_QUEUE_NOT_FOUND naming it as its clients know it. */
+function requireQueue(registry: QueueRegistry, vhost: string, name: string): Queue {
+  const q = name.includes('\u0000') ? undefined : registry.get(tenantName(vhost, name));
+  if (q === undefined) throw new BrokerError('TRIB_QUEUE_NOT_FOUND', vhost === DEFAULT_TENANT ? `no queue '${name}'` : `no queue '${name}' in vhost '${vhost}'`);
+  return q;
 }
