@@ -19,12 +19,13 @@
  * The data directory itself (lock, FORMAT file) belongs to the server: it is locked and checked before open().
  */
 import { BrokerError } from './broker-error.js';
-import { FileLogFactory, logName, type LogFactory } from './log-factory.js';
+import { FileLogFactory, logDirectory, logName, type LogFactory } from './log-factory.js';
+import { FileTxnIndexSnapshots } from './transactions/txn-index-snapshot.js';
 import { MetadataStore } from './metadata.js';
 import { Authorizer, type Action, type ResourceType } from './authorizer.js';
 import { UserStore, type SeedUser } from './users/user-store.js';
 import { Router } from './router/router.js';
-import { ExchangeRegistry, type DeclareResult, type UnbindResult } from './exchange-registry.js';
+import { DEFAULT_TENANT, ExchangeRegistry, splitTenantName, type DeclareResult, type UnbindResult } from './exchange-registry.js';
 import type { Destination, ExchangeOptions, FieldTable } from './exchange.js';
 import { Stream, resolveStreamDefinition, type PublishAck, type StreamDefinition, type StreamOptions } from './stream.js';
 import { CursorStore } from './cursor/cursor-store.js';
@@ -51,7 +52,7 @@ import { QUEUE_HEADERS, noteQueueAppend, queueRegistryOf } from './queue-registr
 import { subjectToAmqpRoutingKey } from './router/translate.js';
 import { ANONYMOUS, type Principal } from './principal.js';
 import { GroupCoordinator, type ConsumerGroupOptions } from './consumer-group/index.js';
-import { ProducerStateManager } from './idempotence/producer-state.js';
+import { ProducerStateManager, type ProducerStateOptions } from './idempotence/producer-state.js';
 import { CommittedLogView, PartitionTxnIndex, TransactionCoordinator, type TransactionCoordinatorOptions } from './transactions/index.js';
 import { ConnectionRegistry } from './connection-registry.js';
 
@@ -91,6 +92,8 @@ export interface BrokerOptions {
   resourceAlarm?: Omit<ResourceAlarmOptions, 'dataDir'>;
   /** Kafka transaction timeouts and clock (tests shorten them). */
   transactions?: TransactionCoordinatorOptions;
+  /** Idempotent-producer state expiry (producer.id.expiration.ms) and clock. */
+  producers?: ProducerStateOptions;
 }
 
 /**
@@ -147,11 +150,36 @@ const AMQ_TOPIC = 'amq.topic';
 const DELAY_STREAM = '__delay';
 const NO_LOG: BrokerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/**
+ * Marks the appends of streams a client can see. publish() reports only those as `stored`: the Router also
+ * hands it what other capture targets return (an MQTT persistent session's append to its internal `__mqtt.s.*`
+ * queue), and internal streams are no client's business. A mark on the promise rather than a WeakSet of them:
+ * it is set for every captured message, on the NATS hot path too, where one property store is cheap and a
+ * WeakSet entry per promise is not (ephemeron bookkeeping at every GC).
+ */
+const VISIBLE_APPEND = Symbol('visibleAppend');
+type CaptureResult = Promise<unknown> & { [VISIBLE_APPEND]?: true };
+
 /** The Router's capture target for one stream: captured publishes are appended to it. */
 class StreamCapture {
   constructor(readonly stream: Stream) {}
   capture(message: Message): Promise<PublishAck> {
-    return this.stream.capture(message);
+    const ack: Promise<PublishAck> & CaptureResult = this.stream.capture(message);
+    if (!this.stream.internal) ack[VISIBLE_APPEND] = true;
+    return ack;
+  }
+}
+
+/** A virtual host created at run time (metadata kind 'vhost', name = the vhost). */
+export interface VhostRecord {
+  name: string;
+  /** ms since the epoch. */
+  createdAt: number;
+}
+
+declare module './metadata.js' {
+  interface MetadataKinds {
+    vhost: VhostRecord;
   }
 }
 
@@ -207,7 +235,16 @@ export class Broker {
   transactions!: TransactionCoordinator;
 
   /** Open and aborted Kafka transactions per partition (cursors read through it: CommittedLogView). */
-  private readonly txnIndex = new PartitionTxnIndex();
+  private readonly txnIndex = new PartitionTxnIndex({
+    // Snapshots live in each file partition's log directory; memory logs do not outlive the process anyway.
+    snapshots: new FileTxnIndexSnapshots((stream, partition) =>
+      // Not for a stream deleted meanwhile: its directory may already belong to a new stream of the same name.
+      this.factory instanceof FileLogFactory && stream.storage === 'file' && this.stream(stream.name) === stream
+        ? logDirectory(this.factory.dataDir, logName(stream.name, partition))
+        : null,
+    ),
+    onSnapshotError: (err, stream, partition) => this.logger.warn({ err, stream, partition }, 'transaction index snapshot failed; the index is rebuilt from the log'),
+  });
 
   /**
    * Opens the broker over `options.dataDir`: replays metadata, seeds users, reopens every stream (recovering
@@ -237,7 +274,8 @@ export class Broker {
       const authorizer = new Authorizer(metadata);
       const cursorLog = await factory.open(
         logName(CURSORS_STREAM, 0),
-        { ...logDefaults, cleanupPolicy: 'compact', retentionMs: -1, retentionBytes: -1, fsync: 'always' },
+        // Cursor state follows the broker's fsync policy: under `always` an ack is durable when its write resolves.
+        { ...logDefaults, cleanupPolicy: 'compact', retentionMs: -1, retentionBytes: -1 },
         'file',
       );
       closeOnFailure.push(() => cursorLog.close());
@@ -245,6 +283,8 @@ export class Broker {
       const broker = new Broker(options, factory, metadata, users, authorizer, cursorStore, logDefaults, logger);
       closeOnFailure.push(() => broker.closeStreams());
       broker.exchanges.restore(metadata.list('exchange').map(({ value }) => value));
+      // Virtual hosts created at run time (createVhost) are back before any protocol accepts a connection.
+      for (const { value } of metadata.list('vhost')) broker.exchanges.addTenant(value.name);
       for (const { value } of metadata.list('stream')) {
         await broker.openStream(value);
       }
@@ -264,7 +304,8 @@ export class Broker {
       });
       broker.groups = await GroupCoordinator.open(broker, options.groups ?? {});
       closeOnFailure.push(async () => broker.groups.close());
-      broker.producers = new ProducerStateManager(metadata);
+      broker.producers = new ProducerStateManager(metadata, options.producers);
+      closeOnFailure.push(async () => broker.producers.close());
       broker.transactions = await TransactionCoordinator.open(
         {
           metadata,
@@ -373,7 +414,7 @@ export class Broker {
   }
 
   private async openStream(def: StreamDefinition): Promise<Stream> {
-    const stream = await Stream.open(this.factory, def, { logDefaults: this.logDefaults, allowInternal: true });
+    const stream = await Stream.open(this.factory, def, { logDefaults: this.logDefaults, allowInternal: true, txnIndex: this.txnIndex });
     this.streamsByName.set(def.name, stream);
     this.wire(stream);
     if (!stream.internal) stream.on('produced', (_partition: number, batches: Buffer[]) => this.deliverProduced(stream, batches));
@@ -538,6 +579,54 @@ export class Broker {
     }
   }
 
+  // --- virtual hosts ------------------------------------------------------------------------------------
+
+  /** The virtual hosts (core tenants), '/' first. */
+  vhosts(): string[] {
+    return this.exchanges.tenantNames();
+  }
+
+  /**
+   * Creates a virtual host (a tenant with its own amq.* exchanges) and persists it (`vhost/<name>`), so it is
+   * back after a restart. Idempotent: false when it existed. Seeding from the config goes through here too.
+   */
+  async createVhost(principal: Principal, name: string): Promise<boolean> {
+    this.check(principal, 'alter', 'cluster', '*');
+    const created = !this.exchanges.hasTenant(name);
+    // addTenant validates the name (TRIB_INVALID_NAME for '' or a NUL) before anything is written.
+    this.exchanges.addTenant(name);
+    if (name !== DEFAULT_TENANT && this.metadata.get('vhost', name) === undefined) await this.metadata.put('vhost', name, { name, createdAt: Date.now() });
+    return created;
+  }
+
+  /**
+   * Registers what a protocol does when a vhost is deleted (AMQP: close its connections in it with 320
+   * CONNECTION_FORCED). Returns the unregister function.
+   */
+  onVhostDeleted(hook: (vhost: string) => void | Promise<void>): () => void {
+    this.vhostDeletedHooks.add(hook);
+    return () => this.vhostDeletedHooks.delete(hook);
+  }
+
+  private readonly vhostDeletedHooks = new Set<(vhost: string) => void | Promise<void>>();
+
+  /**
+   * Deletes a virtual host as RabbitMQ does: no new session may open it, the sessions in it are closed
+   * (onVhostDeleted hooks), then its queues (with their streams and cursors), its exchanges and the users'
+   * permissions on it go. TRIB_VHOST_NOT_FOUND, TRIB_VHOST_RESERVED for '/'.
+   */
+  async deleteVhost(principal: Principal, name: string): Promise<void> {
+    this.check(principal, 'alter', 'cluster', '*');
+    if (name === DEFAULT_TENANT) throw new BrokerError('TRIB_VHOST_RESERVED', "the default vhost '/' cannot be deleted");
+    if (!this.exchanges.removeTenant(name)) throw new BrokerError('TRIB_VHOST_NOT_FOUND', `no vhost '${name}'`);
+    for (const hook of this.vhostDeletedHooks) await hook(name);
+    const queues = await queueRegistryOf(this, principal);
+    for (const q of [...queues]) if (splitTenantName(q.name).tenant === name && q.name !== splitTenantName(q.name).name) await queues.delete(principal, q.name);
+    await this.persistExchanges(this.exchanges.removeTenantExchanges(name));
+    await this.authorizer.permissions.clearAll({ vhost: name });
+    if (this.metadata.get('vhost', name) !== undefined) await this.metadata.delete('vhost', name);
+  }
+
   // --- cursors ------------------------------------------------------------------------------------------
 
   cursor(streamName: string, name: string): Cursor | undefined {
@@ -628,7 +717,8 @@ export class Broker {
       deliver: (consumer, delivery) => (consumer.context as DeliveryTarget).deliver(delivery),
       deadLetter: def.deadLetterStream === undefined ? (decision) => this.cursorHooks.get(def.id)?.deadLetter?.(decision) : (decision) => this.deadLetter(def, decision),
       isExpired: (record, nowMs) => this.cursorHooks.get(def.id)?.isExpired?.(record, nowMs) === true,
-      store: this.cursorStore,
+      // A memory stream starts empty after a restart, so its cursors' state is not worth a durable write.
+      store: stream.storage === 'memory' ? undefined : this.cursorStore,
       onError: (err) => this.logger.warn({ err, cursor: def.id }, 'cursor error'),
     });
     this.cursorsById.set(def.id, { def, cursor });
@@ -668,14 +758,16 @@ export class Broker {
   /**
    * Publishes on the Router: live subscribers get it at once (at most once), and every stream whose subjects
    * match appends it. Resolves when those appends are durable per each stream's fsync policy, with the
-   * number of live deliveries and the stream offsets.
+   * number of live deliveries and the offsets in the streams a client can see (not internal `__` ones).
    */
   async publish(principal: Principal, message: Message): Promise<{ deliveries: number; stored: PublishAck[] }> {
     this.check(principal, 'publish', 'subject', message.subject);
-    const pending: Promise<PublishAck>[] = [];
-    const deliveries = this.router.publish(message, pending as Promise<unknown>[]);
+    const pending: unknown[] = [];
+    const deliveries = this.router.publish(message, pending);
     const queued = this.routeToTopicQueues(message);
-    const stored = pending.length === 0 ? [] : await Promise.all(pending);
+    const results = pending.length === 0 ? [] : await Promise.all(pending);
+    // A capture target may also return undefined (nothing to wait for).
+    const stored = results.filter((_, i) => (pending[i] as CaptureResult | undefined)?.[VISIBLE_APPEND] === true) as PublishAck[];
     if (queued !== null) await queued;
     return { deliveries, stored };
   }
@@ -802,6 +894,8 @@ export class Broker {
     for (const stream of this.streamsByName.values()) {
       try {
         await stream.close();
+        // Appends have settled: each built transaction index is exact for its log, so a restart scans only past it.
+        for (let p = 0; p < stream.partitionCount; p++) await this.txnIndex.saveSnapshot(stream, p);
       } catch (err) {
         this.logger.error({ err, stream: stream.name }, 'closing stream failed');
       }
@@ -818,6 +912,7 @@ export class Broker {
       await this.retentionRunning;
       await this.delays.close();
       await this.transactions.close();
+      this.producers.close();
       this.groups.close();
       for (const { cursor } of this.cursorsById.values()) await cursor.close().catch((err) => this.logger.warn({ err }, 'closing cursor failed'));
       await this.closeStreams();

@@ -1,24 +1,21 @@
 /**
  * Shared set-up for the AMQP integration tests: a Broker over a temp data dir plus the AMQP listener on
- * 127.0.0.1:0, torn down with t.after(); amqplib connections closed after the test; a raw TCP client for
- * exact-bytes checks; awaiting with timeouts (no sleeps).
+ * 127.0.0.1:0, torn down with t.after() (test/support/broker-fixture.ts); amqplib connections closed after the
+ * test; a raw TCP client for exact-bytes checks; awaiting with timeouts (no sleeps).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { once } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import amqp, { type ChannelModel } from 'amqplib';
-import { Broker, type BrokerOptions } from '../../../src/core/broker.js';
+import type { Broker, BrokerOptions } from '../../../src/core/broker.js';
 import { createAmqpListener, type AmqpListener, type AmqpOptions } from '../../../src/protocols/amqp/index.js';
+import { startBroker } from '../../support/broker-fixture.js';
+import { RawClient } from '../../support/raw-client.js';
 import { within } from '../../support/within.js';
-import { captureLogger, type LogEntry } from '../../support/capture-logger.js';
+import type { LogEntry } from '../../support/capture-logger.js';
 export { within } from '../../support/within.js';
 export { captureLogger, type LogEntry } from '../../support/capture-logger.js';
+export { RawClient } from '../../support/raw-client.js';
 
 export const WAIT_MS = 5_000;
-
 
 export interface Fixture {
   broker: Broker;
@@ -42,51 +39,34 @@ export interface StartOptions {
 }
 
 export async function startAmqp(t: TestContext, opts: StartOptions = {}): Promise<Fixture> {
-  const ownDir = opts.dataDir === undefined;
-  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'trib-amqp-')));
-  const broker = await Broker.open({ dataDir, fsync: 'always', fsyncIntervalMs: 1000, ...opts.broker });
-  const { logger, entries } = captureLogger();
-  const listener = createAmqpListener({ broker, logger, options: opts.amqp });
-  const [bound] = await listener.listen('127.0.0.1', 0);
-  const clients: ChannelModel[] = [];
-  const raws: RawClient[] = [];
-  let stopped: Promise<void> | null = null;
-  const stop = (): Promise<void> => {
-    stopped ??= (async () => {
-      for (const c of clients) await within(c.close(), 'amqplib close', 2000).catch(() => undefined);
-      for (const r of raws) r.socket.destroy();
-      await listener.close();
-      await broker.close();
-    })();
-    return stopped;
-  };
-  t.after(async () => {
-    await stop();
-    if (ownDir) await rm(dataDir, { recursive: true, force: true });
+  const b = await startBroker(t, {
+    name: 'amqp',
+    broker: { fsync: 'always', ...opts.broker },
+    dataDir: opts.dataDir,
+    listener: (deps) => createAmqpListener({ ...deps, options: opts.amqp }),
   });
-  const url = `amqp://guest:guest@127.0.0.1:${bound.port}`;
+  const port = b.port;
   return {
-    broker,
-    listener,
-    port: bound.port,
-    url,
-    dataDir,
-    entries,
-    stop,
+    broker: b.broker,
+    listener: b.listener,
+    port,
+    url: `amqp://guest:guest@127.0.0.1:${port}`,
+    dataDir: b.dataDir,
+    entries: b.entries,
+    stop: () => b.stop(),
     async client(query = '', user = 'guest', pass = 'guest') {
-      const c = await within(amqp.connect(`amqp://${user}:${pass}@127.0.0.1:${bound.port}${query}`), 'amqplib connect');
+      const c = await within(amqp.connect(`amqp://${user}:${pass}@127.0.0.1:${port}${query}`), 'amqplib connect');
       c.on('error', () => undefined);
-      clients.push(c);
+      b.onStop(() => within(c.close(), 'amqplib close', 2000));
       return c;
     },
     async raw() {
-      const r = await RawClient.connect(bound.port);
-      raws.push(r);
+      const r = await RawClient.connect(port, WAIT_MS);
+      b.onStop(() => r.socket.destroy());
       return r;
     },
   };
 }
-
 
 /** Resolves once `n` values were pushed; `push` is the callback to give a consumer. */
 export function collector<T>(n: number, what: string): { push: (v: T) => void; done: Promise<T[]>; items: T[] } {
@@ -101,58 +81,6 @@ export function collector<T>(n: number, what: string): { push: (v: T) => void; d
     },
     done: within(p, what),
   };
-}
-
-/** A plain TCP client: every byte received, and a way to await a condition on them. */
-export class RawClient {
-  data = Buffer.alloc(0);
-  ended = false;
-  private waiters: Array<() => void> = [];
-  readonly closed: Promise<void>;
-
-  private constructor(readonly socket: Socket) {
-    socket.on('data', (b: Buffer) => {
-      this.data = Buffer.concat([this.data, b]);
-      this.wake();
-    });
-    socket.on('error', () => undefined);
-    this.closed = once(socket, 'close').then(() => {
-      this.ended = true;
-      this.wake();
-    });
-  }
-
-  static async connect(port: number): Promise<RawClient> {
-    const socket = netConnect(port, '127.0.0.1');
-    await within(once(socket, 'connect'), 'raw connect');
-    return new RawClient(socket);
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  send(b: Buffer): void {
-    this.socket.write(b);
-  }
-
-  /** Resolves when `test(data)` holds (checked on every arrival). */
-  async waitFor(test: (data: Buffer) => boolean, what: string): Promise<Buffer> {
-    const deadline = Date.now() + WAIT_MS;
-    for (;;) {
-      if (test(this.data)) return this.data;
-      if (this.ended) throw new Error(`connection closed before ${what}; got ${this.data.toString('hex').slice(-400)}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${this.data.toString('hex').slice(-400)}`);
-      await within(new Promise<void>((resolve) => this.waiters.push(resolve)), what, left).catch(() => undefined);
-    }
-  }
-
-  waitClosed(): Promise<void> {
-    return within(this.closed, 'the server to close the connection');
-  }
 }
 
 /** Resolves once `cond()` holds, checked every few ms (for state with no event to await), within WAIT_MS. */

@@ -1,21 +1,20 @@
 /**
  * Shared set-up for the interop tests: ONE Broker over a temp data dir with all four listeners (Kafka, AMQP,
- * NATS, MQTT) on 127.0.0.1:0, and the real clients (kafkajs, amqplib, @nats-io/transport-node, mqtt.js), all
- * closed with t.after(). Awaiting is done with timeouts, never sleeps.
+ * NATS, MQTT) on 127.0.0.1:0 (test/support/broker-fixture.ts), and the real clients (kafkajs, amqplib,
+ * @nats-io/transport-node, mqtt.js), all closed with t.after(). Awaiting is done with timeouts, never sleeps.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import amqp, { type ChannelModel } from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
-import { Broker } from '../../../src/core/broker.js';
+import type { Broker } from '../../../src/core/broker.js';
 import { createAmqpListener } from '../../../src/protocols/amqp/index.js';
 import { createKafkaListener } from '../../../src/protocols/kafka/index.js';
 import { createMqttListener } from '../../../src/protocols/mqtt/index.js';
 import { createNatsListener } from '../../../src/protocols/nats/index.js';
+import type { ProtocolListener } from '../../../src/server/listener-plugin.js';
+import { startBroker } from '../../support/broker-fixture.js';
 import { within } from '../../support/within.js';
 export { within } from '../../support/within.js';
 
@@ -36,57 +35,49 @@ export interface InteropFixture {
   mqtt(options?: IClientOptions): Promise<MqttClient>;
 }
 
-const NO_LOG = { debug() {}, info() {}, warn() {}, error() {} };
+/** Listeners that bind and close together: `listen` gives each one's first address, in order. */
+function listenerGroup(listeners: ProtocolListener[]): ProtocolListener {
+  return {
+    async listen(host, port) {
+      const out = [];
+      for (const l of listeners) out.push((await l.listen(host, port))[0]);
+      return out;
+    },
+    async close() {
+      for (const l of listeners) await l.close();
+    },
+  };
+}
 
 /** Starts the broker and the four listeners; everything is closed when `t` ends. */
 export async function startAll(t: TestContext): Promise<InteropFixture> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'trib-interop-'));
-  const broker = await Broker.open({ dataDir, fsync: 'never', fsyncIntervalMs: 1000, groups: { minSessionTimeoutMs: 1000 } });
-  const kafkaListener = createKafkaListener({ broker, logger: NO_LOG, config: { advertisedHost: '127.0.0.1' } });
-  const amqpListener = createAmqpListener({ broker, logger: NO_LOG });
-  const natsListener = createNatsListener({ broker, logger: NO_LOG });
-  const mqttListener = createMqttListener({ broker, logger: NO_LOG });
-  const [k] = await kafkaListener.listen('127.0.0.1', 0);
-  const [a] = await amqpListener.listen('127.0.0.1', 0);
-  const [n] = await natsListener.listen('127.0.0.1', 0);
-  const [m] = await mqttListener.listen('127.0.0.1', 0);
-  const kafkaClients: Disconnectable[] = [];
-  const amqpClients: ChannelModel[] = [];
-  const natsClients: NatsConnection[] = [];
-  const mqttClients: MqttClient[] = [];
-  t.after(async () => {
-    for (const c of kafkaClients) await within(c.disconnect(), 'kafkajs disconnect', 5000).catch(() => undefined);
-    for (const c of amqpClients) await within(c.close(), 'amqplib close', 2000).catch(() => undefined);
-    for (const c of natsClients) if (!c.isClosed()) await c.close().catch(() => undefined);
-    for (const c of mqttClients) await c.endAsync(true).catch(() => undefined);
-    await kafkaListener.close();
-    await amqpListener.close();
-    await natsListener.close();
-    await mqttListener.close();
-    await broker.close();
-    await rm(dataDir, { recursive: true, force: true });
+  const b = await startBroker(t, {
+    name: 'interop',
+    broker: { groups: { minSessionTimeoutMs: 1000 } },
+    listener: (deps) => listenerGroup([createKafkaListener({ ...deps, config: { advertisedHost: '127.0.0.1' } }), createAmqpListener(deps), createNatsListener(deps), createMqttListener(deps)]),
   });
+  const [k, a, n, m] = b.bound;
   return {
-    broker,
+    broker: b.broker,
     kafka: () => new Kafka({ clientId: 'interop', brokers: [`127.0.0.1:${k.port}`], logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 50, maxRetryTime: 500 } }),
     track(client) {
-      kafkaClients.push(client);
+      b.onStop(() => within(client.disconnect(), 'kafkajs disconnect', 5000));
       return client;
     },
     async amqp() {
       const c = await within(amqp.connect(`amqp://guest:guest@127.0.0.1:${a.port}`), 'amqplib connect');
       c.on('error', () => undefined);
-      amqpClients.push(c);
+      b.onStop(() => within(c.close(), 'amqplib close', 2000));
       return c;
     },
     async nats() {
       const c = await natsConnect({ servers: `127.0.0.1:${n.port}`, reconnect: false, timeout: WAIT_MS });
-      natsClients.push(c);
+      b.onStop(() => (c.isClosed() ? undefined : c.close()));
       return c;
     },
     async mqtt(options = {}) {
       const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${m.port}`, { reconnectPeriod: 0, connectTimeout: WAIT_MS, protocolVersion: 5, ...options });
-      mqttClients.push(c);
+      b.onStop(() => c.endAsync(true));
       return c;
     },
   };
