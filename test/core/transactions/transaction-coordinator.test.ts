@@ -1,39 +1,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Broker } from '../../../src/core/broker.js';
-import { ANONYMOUS } from '../../../src/core/principal.js';
+import { openTxnBroker, type TxnBroker } from './txn-broker.js';
 import { ControlType, controlBatchType, encodeRecordBatch, iterateBatches, readBatchHeader, ATTR_TRANSACTIONAL } from '../../../src/storage/record-batch.js';
 
-interface Fixture {
-  broker: Broker;
-  clock: { now: number };
-  reopen(): Promise<Broker>;
-}
-
-/** A broker over a temp dir whose transaction coordinator runs on a hand-driven clock (no timer). */
-async function open(t: TestContext): Promise<Fixture> {
-  const dir = await mkdtemp(join(tmpdir(), 'trib-txn-'));
-  const clock = { now: 1_000_000 };
-  const options = { dataDir: dir, fsync: 'always' as const, fsyncIntervalMs: 1000, transactions: { checkIntervalMs: 0, now: () => clock.now } };
-  const f: Fixture = {
-    broker: await Broker.open(options),
-    clock,
-    async reopen() {
-      await f.broker.close();
-      f.broker = await Broker.open(options);
-      return f.broker;
-    },
-  };
-  t.after(async () => {
-    await f.broker.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  await f.broker.createStream(ANONYMOUS, { name: 'out', partitions: 2 });
-  await f.broker.createStream(ANONYMOUS, { name: 'in', partitions: 1 });
-  return f;
+/** A broker whose transaction coordinator runs on a hand-driven clock (no timer). */
+function open(t: TestContext): Promise<TxnBroker> {
+  return openTxnBroker(t, { streams: { out: 2, in: 1 } });
 }
 
 /** Appends a transactional batch the way the Kafka produce path does (index first, then the log). */

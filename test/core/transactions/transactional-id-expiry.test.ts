@@ -1,44 +1,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Broker } from '../../../src/core/broker.js';
-import { ANONYMOUS } from '../../../src/core/principal.js';
+import { openTxnBroker, type TxnBroker } from './txn-broker.js';
 
 const EXPIRY_MS = 3_600_000;
 
-interface Fixture {
-  broker: Broker;
-  clock: { now: number };
-  reopen(): Promise<Broker>;
-}
-
-/** A broker over a temp dir whose coordinator runs on a hand-driven clock with no timer. */
-async function open(t: TestContext): Promise<Fixture> {
-  const dir = await mkdtemp(join(tmpdir(), 'trib-txn-exp-'));
-  const clock = { now: 5_000_000 };
-  const options = {
-    dataDir: dir,
-    fsync: 'always' as const,
-    fsyncIntervalMs: 1000,
-    transactions: { checkIntervalMs: 0, now: () => clock.now, transactionalIdExpirationMs: EXPIRY_MS },
-  };
-  const f: Fixture = {
-    broker: await Broker.open(options),
-    clock,
-    async reopen() {
-      await f.broker.close();
-      f.broker = await Broker.open(options);
-      return f.broker;
-    },
-  };
-  t.after(async () => {
-    await f.broker.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  await f.broker.createStream(ANONYMOUS, { name: 'out', partitions: 1 });
-  return f;
+/** A broker whose coordinator runs on a hand-driven clock with no timer. */
+function open(t: TestContext): Promise<TxnBroker> {
+  return openTxnBroker(t, { streams: { out: 1 }, transactionalIdExpirationMs: EXPIRY_MS, startMs: 5_000_000 });
 }
 
 test('an idle transactional id is forgotten after transactional.id.expiration.ms, in __metadata too', async (t) => {

@@ -1,11 +1,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { Broker } from '../../../src/core/broker.js';
-import { ANONYMOUS } from '../../../src/core/principal.js';
+import { openTxnBroker, type TxnBroker } from './txn-broker.js';
 import { logDirectory, logName } from '../../../src/core/log-factory.js';
 import { PartitionTxnIndex } from '../../../src/core/transactions/partition-txn-index.js';
 import { TXN_INDEX_SNAPSHOT_FILE, decodeTxnIndexSnapshot, encodeTxnIndexSnapshot, type TxnIndexSnapshot } from '../../../src/core/transactions/txn-index-snapshot.js';
@@ -31,30 +30,8 @@ test('a snapshot decodes to what was encoded; any damaged byte or length is refu
   );
 });
 
-interface Fixture {
-  dir: string;
-  broker: Broker;
-  reopen(): Promise<Broker>;
-}
-
-async function open(t: TestContext): Promise<Fixture> {
-  const dir = await mkdtemp(join(tmpdir(), 'trib-txn-snap-'));
-  const options = { dataDir: dir, fsync: 'always' as const, fsyncIntervalMs: 1000, transactions: { checkIntervalMs: 0 } };
-  const f: Fixture = {
-    dir,
-    broker: await Broker.open(options),
-    async reopen() {
-      await f.broker.close();
-      f.broker = await Broker.open(options);
-      return f.broker;
-    },
-  };
-  t.after(async () => {
-    await f.broker.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  await f.broker.createStream(ANONYMOUS, { name: 'out', partitions: 1 });
-  return f;
+function open(t: TestContext): Promise<TxnBroker> {
+  return openTxnBroker(t, { streams: { out: 1 }, startMs: Date.now() });
 }
 
 /** One transaction through the coordinator, with its batch appended the way the Kafka produce path does. */
