@@ -323,7 +323,9 @@ export function decodeRecordBatch(batch: Buffer, pos = 0): Record[] {
     for (let j = 0; j < headerCount; j++) {
       const hk = rr.readVarint('header.keyLength');
       if (hk < 0) throw WireError.invalid('header.keyLength', rr.offset, 'header keys are not nullable');
-      const hkey = rr.readBytes('header.key', hk).toString('utf8');
+      rr.need('header.key', hk);
+      const hkey = headerKeyAt(area, rr.offset, hk);
+      rr.offset += hk;
       const hv = rr.readVarint('header.valueLength');
       headers[j] = { key: hkey, value: hv < 0 ? null : rr.readBytes('header.value', hv) };
     }
@@ -337,6 +339,37 @@ export function decodeRecordBatch(batch: Buffer, pos = 0): Record[] {
     };
   }
   return out;
+}
+
+/** Header keys up to this many bytes are looked up among recently decoded ones. */
+const KEY_INTERN_MAX = 64;
+/** Recently decoded header keys, direct-mapped by a hash of their bytes (a power of two). */
+const KEY_INTERN_SLOTS = 64;
+const internKeyBytes = new Uint8Array(KEY_INTERN_SLOTS * KEY_INTERN_MAX);
+const internKeyLengths = new Int16Array(KEY_INTERN_SLOTS).fill(-1);
+const internKeys: string[] = new Array<string>(KEY_INTERN_SLOTS).fill('');
+
+/**
+ * The UTF-8 header key of `len` bytes at `start`. Every record of a producer carries the same few keys: sharing
+ * the string decoded last time for the same bytes spares a view and a string per header of every record read.
+ */
+function headerKeyAt(buf: Buffer, start: number, len: number): string {
+  if (len === 0) return '';
+  if (len > KEY_INTERN_MAX) return buf.toString('utf8', start, start + len);
+  let h = len;
+  for (let i = start; i < start + len; i++) h = (Math.imul(h, 31) + buf[i]) | 0;
+  const slot = (h ^ (h >>> 11)) & (KEY_INTERN_SLOTS - 1);
+  const at = slot * KEY_INTERN_MAX;
+  if (internKeyLengths[slot] === len) {
+    let i = 0;
+    while (i < len && internKeyBytes[at + i] === buf[start + i]) i++;
+    if (i === len) return internKeys[slot];
+  }
+  const key = buf.toString('utf8', start, start + len);
+  for (let i = 0; i < len; i++) internKeyBytes[at + i] = buf[start + i];
+  internKeyLengths[slot] = len;
+  internKeys[slot] = key;
+  return key;
 }
 
 /** Walks concatenated batches; stops at the first incomplete batch (a fetch may end mid-batch). */

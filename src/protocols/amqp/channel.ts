@@ -89,6 +89,8 @@ interface PendingContent {
 const EMPTY = Buffer.alloc(0);
 /** RabbitMQ's direct reply-to pseudo-queue. */
 const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
+/** Routing keys of direct replies: built once, not per publish. */
+const DIRECT_REPLY_TO_PREFIX = `${DIRECT_REPLY_TO}.`;
 
 export class AmqpChannel {
   private state: 'open' | 'closing' | 'closed' = 'open';
@@ -209,7 +211,9 @@ export class AmqpChannel {
     this.work = this.work.then(async () => {
       if (this.state !== 'open' || this.conn.closed) return;
       try {
-        await fn();
+        // A publish is synchronous: awaiting its undefined would cost a promise and a microtask per message.
+        const done = fn();
+        if (done !== undefined) await done;
       } catch (err) {
         const { error, known } = toAmqpError(err, classId, methodId);
         if (!known) this.conn.deps.logger.error({ err, cid: this.conn.id, channel: this.id, peer: this.conn.deps.peerAddress }, 'amqp method failed');
@@ -459,7 +463,7 @@ export class AmqpChannel {
       props = { ...props, replyTo: `${DIRECT_REPLY_TO}.${this.replyTo.token}` };
       c.header = encodeContentHeader({ classId: 60, weight: 0, bodySize: body.length, properties: props });
     }
-    if (a.exchange === '' && a.routingKey.startsWith(`${DIRECT_REPLY_TO}.`)) {
+    if (a.exchange === '' && a.routingKey.startsWith(DIRECT_REPLY_TO_PREFIX)) {
       const target = this.conn.deps.directReplies.get(a.routingKey.slice(DIRECT_REPLY_TO.length + 1));
       if (target !== undefined) target.deliverDirect(c.header!, body, a.exchange, a.routingKey);
       else if (a.mandatory) {
@@ -499,23 +503,28 @@ export class AmqpChannel {
     const options = props.expiration === undefined && props.priority === undefined ? NO_PUBLISH_OPTIONS : { priority: props.priority, expirationMs: expirationOf(props.expiration) };
     const delayMs = this.delayOf(a.exchange, headersObj);
     // A queue that refuses the message (x-overflow reject-publish) resolves to null: the confirm is a nack.
-    const appends: Promise<unknown>[] = delayMs > 0
-      ? targets.map((q) => this.scheduleDelayed(q, body, headers, timestamp, delayMs, props.priority))
-      : targets.map((q) => queues.publish(q, body, headers, timestamp, options).then(isStored));
+    // The usual publish (one queue, no delay, no topic subject) waits on the queue's append promise itself: no
+    // array, closure or isStored step per message.
+    const single = delayMs <= 0 && subject === null && targets.length === 1;
+    const appends: Promise<unknown>[] | null = single
+      ? null
+      : delayMs > 0
+        ? targets.map((q) => this.scheduleDelayed(q, body, headers, timestamp, delayMs, props.priority))
+        : targets.map((q) => queues.publish(q, body, headers, timestamp, options).then(isStored));
     if (subject !== null) {
       // Without the raw properties (binary; other protocols' header encodings cannot carry it): an AMQP consumer
       // of the subject gets properties rebuilt from the mapped headers.
       const shared = headers.filter((h) => h.key !== QUEUE_HEADERS.amqpProperties);
       const message: Message = { subject, key: null, value: body, headers: shared, timestamp, origin: this.conn };
       if (props.replyTo !== undefined && isValidSubject(props.replyTo)) message.replyTo = props.replyTo;
-      appends.push(this.conn.broker.publish(this.conn.principal, message));
+      appends!.push(this.conn.broker.publish(this.conn.principal, message)); // not single: an array
       if (targets.length === 0 && a.mandatory) {
         this.conn.send(
           encodeMethodWithRawContent(this.id, 'BasicReturn', { replyCode: 312, replyText: 'NO_ROUTE', exchange: a.exchange, routingKey: a.routingKey }, c.header!, body, this.conn.frameMax),
         );
       }
     }
-    const all: Promise<unknown> = appends.length === 1 ? appends[0] : Promise.all(appends);
+    const all: Promise<unknown> = appends === null ? queues.publish(targets[0], body, headers, timestamp, options) : appends.length === 1 ? appends[0] : Promise.all(appends);
     this.appends.add(all);
     this.conn.appendStarted();
     // One reaction per publish, not a finally/catch/then chain (three promises per message on the hot path).
@@ -523,7 +532,7 @@ export class AmqpChannel {
       (result) => {
         this.appends.delete(all);
         this.conn.appendFinished();
-        if (seq > 0) this.confirmed(seq, result !== false && !(Array.isArray(result) && result.includes(false)));
+        if (seq > 0) this.confirmed(seq, result !== false && result !== null && !(Array.isArray(result) && result.includes(false)));
       },
       (err: unknown) => {
         this.appends.delete(all);
@@ -554,6 +563,13 @@ export class AmqpChannel {
   /** Records the outcome of publish `seq` and sends acks/nacks for the contiguous run now settled. */
   private confirmed(seq: number, ok: boolean): void {
     if (this.state === 'closed') return;
+    if (ok && seq === this.confirmFloor + 1 && this.confirmDone.size === 0) {
+      // Settled in order with nothing waiting behind it (the usual case): the ack the loop below would send,
+      // without a map entry and a closure per message.
+      this.confirmFloor = seq;
+      this.conn.sendMethod(this.id, 'BasicAck', { deliveryTag: seq, multiple: false });
+      return;
+    }
     this.confirmDone.set(seq, ok);
     let runStart = 0;
     const flushRun = (end: number): void => {
@@ -922,17 +938,14 @@ function expirationOf(expiration: string | undefined): number | undefined {
 export function recordHeaders(rawHeader: Buffer, props: BasicProperties, exchange: string, routingKey: string): RecordHeader[] {
   const out: RecordHeader[] = [
     { key: QUEUE_HEADERS.amqpProperties, value: rawHeader },
-    { key: QUEUE_HEADERS.exchange, value: Buffer.from(exchange, 'utf8') },
-    { key: QUEUE_HEADERS.routingKey, value: Buffer.from(routingKey, 'utf8') },
+    { key: QUEUE_HEADERS.exchange, value: utf8Bytes(exchange, 0) },
+    { key: QUEUE_HEADERS.routingKey, value: utf8Bytes(routingKey, 1) },
   ];
-  const add = (key: string, v: string | undefined): void => {
-    if (v !== undefined) out.push({ key, value: Buffer.from(v, 'utf8') });
-  };
-  add(QUEUE_HEADERS.contentType, props.contentType);
-  add(QUEUE_HEADERS.contentEncoding, props.contentEncoding);
-  add(QUEUE_HEADERS.correlationId, props.correlationId);
-  add(QUEUE_HEADERS.messageId, props.messageId);
-  add(QUEUE_HEADERS.replyTo, props.replyTo);
+  addStringHeader(out, QUEUE_HEADERS.contentType, props.contentType);
+  addStringHeader(out, QUEUE_HEADERS.contentEncoding, props.contentEncoding);
+  addStringHeader(out, QUEUE_HEADERS.correlationId, props.correlationId);
+  addStringHeader(out, QUEUE_HEADERS.messageId, props.messageId);
+  addStringHeader(out, QUEUE_HEADERS.replyTo, props.replyTo);
   if (props.headers !== undefined) {
     for (const [key, v] of props.headers) {
       if (v.type === 'S' || v.type === 'x') out.push({ key, value: v.value });
@@ -942,6 +955,26 @@ export function recordHeaders(rawHeader: Buffer, props: BasicProperties, exchang
     }
   }
   return out;
+}
+
+function addStringHeader(out: RecordHeader[], key: string, v: string | undefined): void {
+  if (v !== undefined) out.push({ key, value: Buffer.from(v, 'utf8') });
+}
+
+/**
+ * The exchange and routing key of consecutive publishes are nearly always the same strings: the last encoding of
+ * each (slot 0 exchange, slot 1 routing key) is reused rather than a new Buffer per message. Record header values
+ * are only ever read (copied into the record batch, sent to consumers), so records may share one.
+ */
+const lastUtf8Strings: string[] = ['', ''];
+const lastUtf8Bytes: Buffer[] = [Buffer.alloc(0), Buffer.alloc(0)];
+
+function utf8Bytes(s: string, slot: 0 | 1): Buffer {
+  if (lastUtf8Strings[slot] !== s) {
+    lastUtf8Strings[slot] = s;
+    lastUtf8Bytes[slot] = Buffer.from(s, 'utf8');
+  }
+  return lastUtf8Bytes[slot];
 }
 
 const MAPPED = new Set<string>(Object.values(QUEUE_HEADERS));

@@ -28,13 +28,33 @@ export function readShortString(r: BufferReader, field: string): string {
   r.offset = end;
   // Names, tags and ids are short and almost always ASCII: building them in JS avoids a call into C++ for
   // utf8Slice, which costs more than the loop at these lengths. Anything else takes the UTF-8 decoder.
+  if (len === 0) return '';
   if (len <= ASCII_FAST_MAX) {
-    let s = '';
+    // The same few strings (exchange, routing key, consumer tag) arrive with every message: look the bytes up
+    // among recently decoded ones and share that string, so the common case allocates nothing.
+    let h = len;
     for (let i = start; i < end; i++) {
       const c = buf[i];
       if (c >= 0x80) return buf.toString('utf8', start, end);
-      s += String.fromCharCode(c);
+      h = (Math.imul(h, 31) + c) | 0;
     }
+    const slot = (h ^ (h >>> 13)) & (INTERN_SLOTS - 1);
+    const at = slot * ASCII_FAST_MAX;
+    if (internLengths[slot] === len) {
+      let same = true;
+      for (let i = 0; i < len; i++) {
+        if (internBytes[at + i] !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return internStrings[slot];
+    }
+    let s = '';
+    for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]);
+    for (let i = 0; i < len; i++) internBytes[at + i] = buf[start + i];
+    internLengths[slot] = len;
+    internStrings[slot] = s;
     return s;
   }
   return buf.toString('utf8', start, end);
@@ -42,6 +62,11 @@ export function readShortString(r: BufferReader, field: string): string {
 
 /** Short strings up to this many bytes take the JS ASCII paths (measured in bench/amqp-codec.ts). */
 const ASCII_FAST_MAX = 48;
+/** Recently decoded ASCII short strings, direct-mapped by a hash of their bytes (a power of two). */
+const INTERN_SLOTS = 256;
+const internBytes = new Uint8Array(INTERN_SLOTS * ASCII_FAST_MAX);
+const internLengths = new Int16Array(INTERN_SLOTS).fill(-1);
+const internStrings: string[] = new Array<string>(INTERN_SLOTS).fill('');
 
 /** UTF-8 byte length of `s`, with a JS loop for short ASCII strings. */
 function utf8Length(s: string): number {

@@ -112,10 +112,26 @@ function valueOf(f: FieldSpec, args: Record<string, unknown>, spec: MethodSpec):
   throw new TypeError(`AMQP ${spec.wireName}: ${f.name} is required`);
 }
 
+/**
+ * The error labels (`<method> <field>`) of each spec's fields, built once per spec: building them on every encode
+ * allocated one string per field of every method sent (basic.deliver, basic.ack) though only errors read them.
+ */
+const fieldLabels = new WeakMap<MethodSpec, string[]>();
+
+function labelsOf(spec: MethodSpec): string[] {
+  let labels = fieldLabels.get(spec);
+  if (labels === undefined) {
+    labels = spec.fields.map((f) => `${spec.wireName} ${f.name}`);
+    fieldLabels.set(spec, labels);
+  }
+  return labels;
+}
+
 /** Encoded size of the arguments (class and method ids excluded). Validates every value. */
 export function methodArgsSize(spec: MethodSpec, args: object): number {
   const a = args as Record<string, unknown>;
   const fields = spec.fields;
+  const labels = labelsOf(spec);
   let n = 0;
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i];
@@ -126,25 +142,25 @@ export function methodArgsSize(spec: MethodSpec, args: object): number {
         if (f.bit === 0) n += 1;
         break;
       case 'octet':
-        checkUnsigned(v as number, MAX_OCTET, `${spec.wireName} ${f.name}`);
+        checkUnsigned(v as number, MAX_OCTET, labels[i]);
         n += 1;
         break;
       case 'short':
-        checkUnsigned(v as number, MAX_SHORT, `${spec.wireName} ${f.name}`);
+        checkUnsigned(v as number, MAX_SHORT, labels[i]);
         n += 2;
         break;
       case 'long':
-        checkUnsigned(v as number, MAX_LONG, `${spec.wireName} ${f.name}`);
+        checkUnsigned(v as number, MAX_LONG, labels[i]);
         n += 4;
         break;
       case 'longlong':
       case 'timestamp':
-        checkUnsigned(v as number, MAX_LONGLONG, `${spec.wireName} ${f.name}`);
+        checkUnsigned(v as number, MAX_LONGLONG, labels[i]);
         n += 8;
         break;
       case 'shortstr':
         if (typeof v !== 'string') throw new TypeError(`AMQP ${spec.wireName}: ${f.name} must be a string`);
-        n += shortStringSize(v, `${spec.wireName} ${f.name}`);
+        n += shortStringSize(v, labels[i]);
         break;
       case 'longstr':
         if (!Buffer.isBuffer(v)) throw new TypeError(`AMQP ${spec.wireName}: ${f.name} must be a Buffer`);
@@ -152,7 +168,7 @@ export function methodArgsSize(spec: MethodSpec, args: object): number {
         break;
       case 'table':
         if (!(v instanceof Map)) throw new TypeError(`AMQP ${spec.wireName}: ${f.name} must be a FieldTable (Map)`);
-        n += fieldTableSize(v as FieldTable, `${spec.wireName} ${f.name}`);
+        n += fieldTableSize(v as FieldTable, labels[i]);
         break;
     }
   }
