@@ -164,6 +164,8 @@ function doc(text, indent) {
 function tsFieldType(f, msg) {
   let t;
   if (f.struct !== undefined) t = `${msg.name}.${f.struct}`;
+  // A request's records may arrive as the socket reads they span (ByteChunks, see wire/chunks-reader.ts).
+  else if (f.base === 'records' && msg.kind === 'request') t = 'Buffer | ByteChunks';
   else t = TS_TYPE[f.base];
   if (f.isArray) t = `${t}[]`;
   const nullable = f.nullableVersions != null || f.default === null || (!f.isArray && f.base === 'records');
@@ -252,6 +254,11 @@ function emitMessage(msg) {
   return s;
 }
 
+function usesRequestRecords(msg) {
+  const walk = (fields) => fields.some((f) => (f.base === 'records' && msg.kind === 'request') || (f.structFields !== undefined && walk(f.structFields)));
+  return walk(msg.fields);
+}
+
 function usesZeroUuid(msg) {
   const walk = (fields) => fields.some((f) => (f.base === 'uuid' && !f.isArray) || (f.structFields !== undefined && walk(f.structFields)));
   return walk(msg.fields);
@@ -268,6 +275,7 @@ function emitSchemaFile(msgs) {
   const body = msgs.map(emitMessage).join('\n');
   const zero = msgs.some(usesZeroUuid);
   let s = header(msgs.map((m) => m.source));
+  if (msgs.some(usesRequestRecords)) s += `import type { ByteChunks } from '../../../../wire/index.js';\n`;
   s += `import { V_MAX${zero ? ', ZERO_UUID' : ''}, type MessageSchema, type TaggedStruct } from '../message-schema.js';\n\n`;
   return s + body;
 }

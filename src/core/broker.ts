@@ -18,6 +18,7 @@
  *
  * The data directory itself (lock, FORMAT file) belongs to the server: it is locked and checked before open().
  */
+import { ByteChunks } from '../wire/index.js';
 import { BrokerError } from './broker-error.js';
 import { FileLogFactory, logDirectory, logName, type LogFactory } from './log-factory.js';
 import { FileTxnIndexSnapshots } from './transactions/txn-index-snapshot.js';
@@ -417,7 +418,7 @@ export class Broker {
     const stream = await Stream.open(this.factory, def, { logDefaults: this.logDefaults, allowInternal: true, txnIndex: this.txnIndex });
     this.streamsByName.set(def.name, stream);
     this.wire(stream);
-    if (!stream.internal) stream.on('produced', (_partition: number, batches: Buffer[]) => this.deliverProduced(stream, batches));
+    if (!stream.internal) stream.on('produced', (_partition: number, batches: Array<Buffer | ByteChunks>) => this.deliverProduced(stream, batches));
     return stream;
   }
 
@@ -432,7 +433,7 @@ export class Broker {
    * nothing beyond one trie lookup when no live subscriber matches. Runs after the append is acknowledged by the
    * log; a failure is logged, never thrown into the produce path.
    */
-  private deliverProduced(stream: Stream, batches: Buffer[], committed = false): void {
+  private deliverProduced(stream: Stream, batches: ReadonlyArray<Buffer | ByteChunks>, committed = false): void {
     const subject = stream.name;
     let live: boolean;
     let captures: StreamCapture[];
@@ -444,8 +445,10 @@ export class Broker {
     }
     if (!live && captures.length === 0) return;
     try {
-      for (const batch of batches) {
-        if ((batch.readInt16BE(OFFSET_ATTRIBUTES) & (committed ? ATTR_CONTROL : ATTR_CONTROL | ATTR_TRANSACTIONAL)) !== 0) continue;
+      for (const bytes of batches) {
+        if ((bytes.readInt16BE(OFFSET_ATTRIBUTES) & (committed ? ATTR_CONTROL : ATTR_CONTROL | ATTR_TRANSACTIONAL)) !== 0) continue;
+        // Someone listens: a batch still held as socket reads is joined to be decoded.
+        const batch = bytes instanceof ByteChunks ? bytes.join() : bytes;
         for (const record of decodeRecordBatch(batch)) {
           const message = recordToMessage(subject, record);
           message.subject = subject;

@@ -6,7 +6,8 @@
  * Write paths:
  * - `appendBatch(partition, batch)`: the Kafka path. The producer's record batch is appended as received
  *   (bytes pass through; the log patches the base offset and validates length, magic and CRC-32C once).
- *   Once appended it emits `'produced' (partition, batches: Buffer[])`, which the Broker turns into live Router
+ *   Once appended it emits `'produced' (partition, batches: (Buffer | ByteChunks)[])` (a batch still held as its
+ *   socket reads stays ByteChunks; a listener joins it only if it needs the bytes), which the Broker turns into live Router
  *   deliveries (DESIGN.md "Interop naming"); core-internal appends (dead letters, delayed releases) pass
  *   `{ live: false }`.
  * - `publish(message)`: every other protocol. The partition is chosen like Kafka's default partitioner
@@ -37,6 +38,7 @@
  * TRIB_LOG_CLOSED.
  */
 import { EventEmitter } from 'node:events';
+import { ByteChunks } from '../wire/index.js';
 import { BrokerError, ERROR_CODES, type ErrorCode } from './broker-error.js';
 import type { Message } from './message.js';
 import { murmur2, toPositive } from './murmur2.js';
@@ -610,20 +612,40 @@ export class Stream extends EventEmitter {
    * Throws TRIB_PARTITION_NOT_FOUND, TRIB_CORRUPT_RECORD, TRIB_MESSAGE_TOO_LARGE, TRIB_LOG_CLOSED.
    * Emits `'produced' (partition, batches)` after the append unless `options.live` is false.
    */
-  async appendBatch(partition: number, records: Buffer, options: { live?: boolean } = {}): Promise<AppendResult> {
+  async appendBatch(partition: number, input: Buffer | ByteChunks, options: { live?: boolean } = {}): Promise<AppendResult> {
     this.assertOpen();
     const log = this.logFor(partition);
     const corrupt = (reason: string, cause?: unknown): BrokerError =>
       new BrokerError('TRIB_CORRUPT_RECORD', `stream '${this.name}' partition ${partition}: ${reason}`, { cause });
+    const tooLarge = (size: number): BrokerError =>
+      new BrokerError('TRIB_MESSAGE_TOO_LARGE', `batch of ${size} bytes exceeds max.message.bytes ${this._logConfig.maxMessageBytes} of stream '${this.name}'`);
+    // Records that came as socket reads (ByteChunks) stay pieces when they hold one batch (what every v3+
+    // producer sends) and LogAppendTime need not rewrite them; otherwise they are joined, off the fast path.
+    let records = input;
+    if (records instanceof ByteChunks && (this.logAppendTime || records.length < BATCH_HEADER_SIZE || batchSizeAt(records) !== records.length)) records = records.join();
+    if (records instanceof ByteChunks) {
+      if (records.length > this._logConfig.maxMessageBytes) throw tooLarge(records.length);
+      // The log patches the base offset into the first piece; with the header there, 'produced' sees it too.
+      records = records.withHead(BATCH_HEADER_SIZE);
+      let result: AppendResult;
+      try {
+        const done = log.append(records);
+        this.track(done);
+        result = await done;
+      } catch (err) {
+        throw toBrokerError(err);
+      }
+      this.markTrim(partition);
+      if (options.live !== false && this.listenerCount('produced') > 0) this.emit('produced', partition, [records]);
+      return result;
+    }
     const batches: Buffer[] = [];
     let pos = 0;
     do {
       if (records.length - pos < BATCH_HEADER_SIZE) throw corrupt(`${records.length - pos} bytes at ${pos} are shorter than a batch header`);
       const size = batchSizeAt(records, pos);
       if (size < BATCH_HEADER_SIZE || size > records.length - pos) throw corrupt(`batch length ${size} at ${pos} does not fit ${records.length - pos} bytes`);
-      if (size > this._logConfig.maxMessageBytes) {
-        throw new BrokerError('TRIB_MESSAGE_TOO_LARGE', `batch of ${size} bytes exceeds max.message.bytes ${this._logConfig.maxMessageBytes} of stream '${this.name}'`);
-      }
+      if (size > this._logConfig.maxMessageBytes) throw tooLarge(size);
       batches.push(records.length === size ? records : records.subarray(pos, pos + size));
       pos += size;
     } while (pos < records.length);

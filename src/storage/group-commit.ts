@@ -13,8 +13,11 @@
  *
  * Crash behaviour: none of its own: it only orders work. Concurrency: one Node thread; no locks needed.
  */
+import type { ByteChunks } from '../wire/index.js';
+
 export interface PendingAppend {
-  batch: Buffer;
+  /** The batch bytes; ByteChunks when they are a Produce's socket reads (written with writev as they are). */
+  batch: Buffer | ByteChunks;
   baseOffset: number;
   lastOffset: number;
   maxTimestamp: number;

@@ -13,6 +13,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { RecordInput } from './record-batch.js';
+import type { ByteChunks } from '../wire/index.js';
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
@@ -87,9 +88,10 @@ export interface Log extends EventEmitter {
   /**
    * Appends one record batch (Kafka v2 bytes, CRC checked by the caller or by `validateBatch`). The log
    * rewrites baseOffset in place. Resolves once the fsync policy is met. Throws StorageError (TRIB_LOG_CLOSED) on a closed log
-   * or TRIB_MESSAGE_TOO_LARGE for a batch over maxMessageBytes.
+   * or TRIB_MESSAGE_TOO_LARGE for a batch over maxMessageBytes. The batch may be ByteChunks (a Produce's
+   * records as their socket reads): the file log writes the pieces as they are; the log owns them afterwards.
    */
-  append(batch: Buffer): Promise<AppendResult>;
+  append(batch: Buffer | ByteChunks): Promise<AppendResult>;
   /** Encodes records into one batch and appends it. */
   appendRecords(records: readonly RecordInput[]): Promise<AppendResult>;
   /**

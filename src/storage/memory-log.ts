@@ -21,6 +21,7 @@ import {
 } from './record-batch.js';
 import { DEFAULT_LOG_CONFIG, type AppendResult, type Log, type LogConfig, type ReadResult } from './log.js';
 import { StorageError } from './storage-error.js';
+import { ByteChunks } from '../wire/index.js';
 
 export class MemoryLog extends EventEmitter implements Log {
   readonly config: LogConfig;
@@ -48,8 +49,10 @@ export class MemoryLog extends EventEmitter implements Log {
     return this._sizeBytes;
   }
 
-  async append(batch: Buffer): Promise<AppendResult> {
+  async append(input: Buffer | ByteChunks): Promise<AppendResult> {
     if (this.closed) throw new StorageError('TRIB_LOG_CLOSED', 'memory log is closed');
+    // Kept in memory as one buffer: a batch that arrived as socket reads is joined (a copy it would get anyway).
+    const batch = input instanceof ByteChunks ? input.join() : input;
     if (batch.length > this.config.maxMessageBytes) {
       throw new StorageError('TRIB_MESSAGE_TOO_LARGE', `batch of ${batch.length} bytes exceeds maxMessageBytes ${this.config.maxMessageBytes}`);
     }

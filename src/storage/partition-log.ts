@@ -66,6 +66,7 @@ import { Segment, parseSegmentFileName } from './segment.js';
 import { SegmentFile, fsyncDir, unlinkIfExists, writeFileAtomic } from './segment-file.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
+import { ByteChunks } from '../wire/index.js';
 import { GroupCommit, type PendingAppend } from './group-commit.js';
 import { loadIndexes, loadSealedSegment, rebuildIndexes, recoverActiveSegment, type StorageLogger } from './recovery.js';
 import { segmentsToDelete } from './retention.js';
@@ -245,20 +246,25 @@ export class PartitionLog extends EventEmitter implements Log {
 
   // --- append ---------------------------------------------------------------------------------------------
 
-  append(batch: Buffer): Promise<AppendResult> {
+  append(input: Buffer | ByteChunks): Promise<AppendResult> {
+    // A batch kept as socket reads has its header made contiguous (a copy of at most 61 bytes, when it straddles),
+    // so the header fields below are read and patched in one buffer; the rest goes to writev as it arrived.
+    const chunks = input instanceof ByteChunks ? input.withHead(BATCH_HEADER_SIZE) : null;
+    const batch = chunks === null ? (input as Buffer) : chunks.pieces[0];
+    const length = input.length;
     if (this.closed) return Promise.reject(new StorageError('TRIB_LOG_CLOSED', `log ${this.dir} is closed`));
     if (this.failure !== null) return Promise.reject(new StorageError('TRIB_STORAGE_IO', `log ${this.dir} failed earlier: ${this.failure.message}`, { cause: this.failure }));
-    if (batch.length > this.config.maxMessageBytes) {
-      return Promise.reject(new StorageError('TRIB_MESSAGE_TOO_LARGE', `batch of ${batch.length} bytes exceeds maxMessageBytes ${this.config.maxMessageBytes}`));
+    if (length > this.config.maxMessageBytes) {
+      return Promise.reject(new StorageError('TRIB_MESSAGE_TOO_LARGE', `batch of ${length} bytes exceeds maxMessageBytes ${this.config.maxMessageBytes}`));
     }
     let size: number;
     try {
-      size = validateBatch(batch);
+      size = validateBatch(chunks ?? batch);
     } catch (err) {
       return Promise.reject(new StorageError('TRIB_CORRUPT_RECORD', `rejected batch: ${(err as Error).message}`, { cause: err }));
     }
-    if (size !== batch.length) {
-      return Promise.reject(new StorageError('TRIB_CORRUPT_RECORD', `rejected batch: ${batch.length - size} bytes after the batch`));
+    if (size !== length) {
+      return Promise.reject(new StorageError('TRIB_CORRUPT_RECORD', `rejected batch: ${length - size} bytes after the batch`));
     }
     // Offsets are taken now, synchronously, so they follow call order whatever the flush timing.
     const baseOffset = this._endOffset;
@@ -267,7 +273,7 @@ export class PartitionLog extends EventEmitter implements Log {
     this._endOffset = lastOffset + 1;
     return new Promise<AppendResult>((resolve, reject) => {
       this.writer.enqueue({
-        batch,
+        batch: chunks ?? batch,
         baseOffset,
         lastOffset,
         maxTimestamp: batchMaxTimestamp(batch),
@@ -305,7 +311,8 @@ export class PartitionLog extends EventEmitter implements Log {
         const p = group[j];
         if (j > i && seg.shouldRoll(p.batch.length, p.maxTimestamp, segmentBytes, segmentMs)) break;
         seg.recordBatch(p.baseOffset, p.lastOffset, p.maxTimestamp, seg.sizeBytes, p.batch.length, indexIntervalBytes);
-        buffers.push(p.batch);
+        if (p.batch instanceof ByteChunks) for (const piece of p.batch.pieces) buffers.push(piece);
+        else buffers.push(p.batch);
         bytes += p.batch.length;
         j++;
       }
@@ -319,8 +326,10 @@ export class PartitionLog extends EventEmitter implements Log {
           this._highWatermark = group[j - 1].lastOffset + 1;
           for (let k = i; k < j; k++) {
             this.unsynced.push(group[k]);
-            this.tailBatches.push(group[k].batch);
-            this.tailBytes += group[k].batch.length;
+            const b = group[k].batch;
+            // The tail cache serves reads as whole buffers: a batch that came as socket reads is joined here.
+            this.tailBatches.push(b instanceof ByteChunks ? b.join() : b);
+            this.tailBytes += b.length;
           }
           while (this.tailBytes > TAIL_CACHE_BYTES && this.tailBatches.length > 1) this.tailBytes -= this.tailBatches.shift()!.length;
           this.syncing ??= this.syncLoop();

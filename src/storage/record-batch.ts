@@ -15,7 +15,7 @@
  *   (non-Kafka protocols, compaction). Compressed bodies (attributes bits 0-2 != 0) are decoded through a
  *   codec registered with `registerCompressionCodec` (the Kafka protocol registers gzip/snappy/lz4/zstd).
  */
-import { BufferReader, BufferWriter, WireError, crc32c, sizeOfVarint, sizeOfVarlong } from '../wire/index.js';
+import { BufferReader, BufferWriter, ByteChunks, WireError, crc32c, sizeOfVarint, sizeOfVarlong } from '../wire/index.js';
 
 export const BATCH_HEADER_SIZE = 61;
 /** Bytes before batchLength's coverage starts: baseOffset (8) + batchLength (4). */
@@ -89,7 +89,7 @@ export interface BatchHeader {
 }
 
 /** Total bytes of the batch starting at `pos` (header says so; not yet validated). */
-export function batchSizeAt(buf: Buffer, pos = 0): number {
+export function batchSizeAt(buf: Buffer | ByteChunks, pos = 0): number {
   return buf.readInt32BE(pos + OFFSET_BATCH_LENGTH) + LOG_OVERHEAD;
 }
 
@@ -150,9 +150,10 @@ export function updateBatchCrc(buf: Buffer, pos = 0): void {
 
 /**
  * Checks that a complete, uncorrupted magic-2 batch starts at `pos` within `buf`. Returns its size.
- * Throws WireError naming what is wrong (short, bad length, bad magic, bad CRC).
+ * Throws WireError naming what is wrong (short, bad length, bad magic, bad CRC). `buf` may be a Produce's
+ * records kept as socket reads (ByteChunks): the CRC is then computed piece by piece.
  */
-export function validateBatch(buf: Buffer, pos = 0): number {
+export function validateBatch(buf: Buffer | ByteChunks, pos = 0): number {
   const have = buf.length - pos;
   if (have < BATCH_HEADER_SIZE) throw new WireError('recordBatch.header', pos, BATCH_HEADER_SIZE, have);
   const batchLength = buf.readInt32BE(pos + OFFSET_BATCH_LENGTH);
@@ -164,7 +165,7 @@ export function validateBatch(buf: Buffer, pos = 0): number {
   const magic = buf.readInt8(pos + OFFSET_MAGIC);
   if (magic !== MAGIC_V2) throw WireError.invalid('recordBatch.magic', pos, `magic ${magic}, only 2 is supported`);
   const stored = buf.readUInt32BE(pos + OFFSET_CRC);
-  const actual = crc32c(buf.subarray(pos + OFFSET_ATTRIBUTES, pos + size));
+  const actual = buf instanceof ByteChunks ? buf.crc32c(pos + OFFSET_ATTRIBUTES, pos + size) : crc32c(buf.subarray(pos + OFFSET_ATTRIBUTES, pos + size));
   if (stored !== actual) {
     throw WireError.invalid('recordBatch.crc', pos, `CRC-32C mismatch: stored ${stored}, computed ${actual}`);
   }
@@ -373,7 +374,7 @@ function headerKeyAt(buf: Buffer, start: number, len: number): string {
 }
 
 /** Walks concatenated batches; stops at the first incomplete batch (a fetch may end mid-batch). */
-export function* iterateBatches(buf: Buffer): Generator<{ position: number; size: number }> {
+export function* iterateBatches(buf: Buffer | ByteChunks): Generator<{ position: number; size: number }> {
   let pos = 0;
   while (buf.length - pos >= LOG_OVERHEAD) {
     const size = batchSizeAt(buf, pos);
@@ -461,7 +462,7 @@ export function isControlBatch(buf: Buffer, pos = 0): boolean {
 }
 
 /** A transactional data batch: TRANSACTIONAL set, CONTROL not. */
-export function isTransactionalDataBatch(buf: Buffer, pos = 0): boolean {
+export function isTransactionalDataBatch(buf: Buffer | ByteChunks, pos = 0): boolean {
   return (buf.readInt16BE(pos + OFFSET_ATTRIBUTES) & (ATTR_CONTROL | ATTR_TRANSACTIONAL)) === ATTR_TRANSACTIONAL;
 }
 

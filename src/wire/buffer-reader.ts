@@ -7,12 +7,14 @@
  */
 import { WireError } from './wire-error.js';
 import { zigzagDecode64 } from './varint.js';
+import type { ByteChunks } from './byte-chunks.js';
 
 export class BufferReader {
-  readonly buf: Buffer;
+  /** The bytes being read. Fixed for a BufferReader; ChunksReader moves it along a frame's pieces. */
+  buf: Buffer;
   offset: number;
   /** Exclusive end of the readable region (a reader may cover a slice of a larger buffer). */
-  readonly end: number;
+  end: number;
 
   constructor(buf: Buffer, offset = 0, end = buf.length) {
     this.buf = buf;
@@ -101,6 +103,11 @@ export class BufferReader {
     const v = this.buf.subarray(this.offset, this.offset + n);
     this.offset += n;
     return v;
+  }
+
+  /** A Kafka `records` field: here always a view; a ChunksReader may return the pieces it spans instead. */
+  readRecords(field: string, n: number): Buffer | ByteChunks {
+    return this.readBytes(field, n);
   }
 
   skip(field: string, n: number): void {

@@ -57,6 +57,7 @@ import {
   iterateBatches,
 } from '../../storage/record-batch.js';
 import type { AppendResult } from '../../storage/log.js';
+import type { ByteChunks } from '../../wire/index.js';
 import { BrokerError } from '../broker-error.js';
 import type { MetadataStore } from '../metadata.js';
 import type { Stream } from '../stream.js';
@@ -124,10 +125,14 @@ export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000;
 const DEFAULT_EXPIRATION_CHECK_INTERVAL_MS = 600_000;
 const MIN_EXPIRATION_CHECK_INTERVAL_MS = 1000;
 
-/** Producer fields of the batch(es) at the start of `records`, or null when the producer is not idempotent. */
-export function batchProducerInfo(records: Buffer): BatchProducerInfo | null {
+/**
+ * Producer fields of the batch(es) at the start of `records`, or null when the producer is not idempotent.
+ * `records` may be a Produce's socket reads (ByteChunks): only fixed header fields are read.
+ */
+export function batchProducerInfo(records: Buffer | ByteChunks): BatchProducerInfo | null {
   if (records.length < OFFSET_BASE_SEQUENCE + 4) return null;
-  const producerId = Number(records.readBigInt64BE(OFFSET_PRODUCER_ID));
+  // int64 as two int32 halves (two's complement: -1 stays -1), readable from either kind of bytes.
+  const producerId = records.readInt32BE(OFFSET_PRODUCER_ID) * 0x100000000 + records.readUInt32BE(OFFSET_PRODUCER_ID + 4);
   if (producerId < 0) return null;
   const producerEpoch = records.readInt16BE(OFFSET_PRODUCER_EPOCH);
   const firstSequence = records.readInt32BE(OFFSET_BASE_SEQUENCE);
@@ -218,7 +223,7 @@ export class ProducerStateManager {
    * it returns. Resolves once the append is acknowledged (durable per the stream's policy).
    * Throws BrokerError TRIB_INVALID_PRODUCER_EPOCH or TRIB_OUT_OF_ORDER_SEQUENCE; append errors pass through.
    */
-  append(stream: Stream, partition: number, records: Buffer, append: () => Promise<AppendResult>): Promise<IdempotentAppendResult> {
+  append(stream: Stream, partition: number, records: Buffer | ByteChunks, append: () => Promise<AppendResult>): Promise<IdempotentAppendResult> {
     const info = batchProducerInfo(records);
     if (info === null) return append().then((result) => ({ kind: 'appended', result }));
     const state = this.partitionState(stream, partition);

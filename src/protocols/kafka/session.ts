@@ -29,6 +29,7 @@ import {
   type DecodedRequestHeader,
   type KafkaRequest,
 } from './codec/index.js';
+import { ByteChunks } from '../../wire/index.js';
 import { anonymousPrincipal } from '../../core/principal.js';
 import { ADVERTISED_APIS, isAdvertised } from './api-versions.js';
 import type { KafkaContext, SessionState } from './context.js';
@@ -87,7 +88,7 @@ export class KafkaSession {
   /** The client.id of the latest request header. */
   clientId: string | null = null;
   private readonly splitter: FrameSplitter;
-  private readonly queue: Buffer[] = [];
+  private readonly queue: Array<Buffer | ByteChunks> = [];
   private processing = false;
   /** Written once every earlier response is written; pipelined responses chain onto it in request order. */
   private responded: Promise<void> = Promise.resolve();
@@ -166,15 +167,18 @@ export class KafkaSession {
     }
   }
 
-  private async handleFrame(frame: Buffer): Promise<void> {
+  private async handleFrame(frame: Buffer | ByteChunks): Promise<void> {
     if (this.rawSaslPending) {
       this.rawSaslPending = false;
       await this.responded;
-      const res = await authenticatePlain(this.ctx, this.state, frame);
+      const res = await authenticatePlain(this.ctx, this.state, frame instanceof ByteChunks ? frame.join() : frame);
       if (res.errorCode !== ErrorCode.NONE) return this.fail('SASL authentication failed', undefined);
       // A raw SASL exchange answers success with an empty token, framed by its length.
       return this.write(Buffer.alloc(4));
     }
+    // Only a Produce is decoded from a large frame's socket reads in place (its records go to the log as they
+    // are); any other frame that large is joined (rare: big JoinGroup metadata).
+    if (frame instanceof ByteChunks && frame.readInt16BE(0) !== ApiKey.Produce) frame = frame.join();
     let h: DecodedRequestHeader;
     try {
       h = decodeRequestHeader(frame);

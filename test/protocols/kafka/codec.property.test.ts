@@ -8,8 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import * as codec from '../../../src/protocols/kafka/codec/index.js';
-import { decodeBuffer, decodeRequest, encodeToBuffer, inRange, type FieldSpec, type MessageSchema } from '../../../src/protocols/kafka/codec/index.js';
-import { WireError } from '../../../src/wire/index.js';
+import { decode, decodeBuffer, decodeRequest, encodeToBuffer, inRange, type FieldSpec, type MessageSchema } from '../../../src/protocols/kafka/codec/index.js';
+import { ByteChunks, ChunksReader, WireError } from '../../../src/wire/index.js';
 
 const SCHEMAS: MessageSchema[] = Object.entries(codec)
   .filter(([name, v]) => name.endsWith('Schema') && typeof v === 'object' && v !== null && 'fields' in v)
@@ -168,5 +168,99 @@ test('mutated kafkajs fixtures into the request decoder throw only WireError', (
       onlyWireErrors(() => decodeRequest(m.subarray(0, cut % (m.length + 1))));
     }),
     { numRuns: 3000 },
+  );
+});
+
+/** Cuts `bytes` at `cuts` (positions, any order) into views of it: what a frame's socket reads look like. */
+function piecesOf(bytes: Buffer, cuts: number[]): Buffer[] {
+  const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let start = 0;
+  for (const c of [...at, bytes.length]) {
+    if (c > start) out.push(bytes.subarray(start, c));
+    start = c;
+  }
+  return out;
+}
+
+/** ByteChunks values compared as their bytes. */
+function joined(v: unknown): unknown {
+  if (v instanceof ByteChunks) return v.join();
+  if (Array.isArray(v)) return v.map(joined);
+  if (v !== null && typeof v === 'object' && !Buffer.isBuffer(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, joined(x)]));
+  return v;
+}
+
+test('every schema and version decodes the same from a frame cut into pieces anywhere (ChunksReader) as from one buffer', () => {
+  for (const schema of SCHEMAS) {
+    for (const version of versions(schema)) {
+      const flexible = inRange(schema.flexibleVersions, version);
+      fc.assert(
+        fc.property(arbStruct(schema.fields, version, flexible, 0), fc.array(fc.nat(), { maxLength: 12 }), (value, cuts) => {
+          const bytes = encodeToBuffer(schema, version, value);
+          const pieces = piecesOf(bytes, cuts);
+          if (pieces.length === 0) return;
+          const whole = decodeBuffer(bytes, schema, version);
+          const inPieces = decode(new ChunksReader(new ByteChunks(pieces)), schema, version);
+          assert.deepEqual(joined(inPieces), whole, `${schema.name} v${version} cut at ${cuts.join(',')}`);
+          // Truncated, the pieces fail exactly when the whole buffer does, and only with WireError.
+          const cut = bytes.subarray(0, bytes.length - 1);
+          const cutPieces = piecesOf(cut, cuts);
+          if (cutPieces.length === 0) return;
+          let wholeError: unknown = null;
+          let piecesError: unknown = null;
+          try {
+            decodeBuffer(cut, schema, version);
+          } catch (e) {
+            wholeError = e;
+          }
+          try {
+            decode(new ChunksReader(new ByteChunks(cutPieces)), schema, version);
+          } catch (e) {
+            piecesError = e;
+          }
+          assert.equal(piecesError === null, wholeError === null, `${schema.name} v${version}: truncated frame fails alike`);
+          if (piecesError !== null) assert.ok(piecesError instanceof WireError, String(piecesError));
+        }),
+        { numRuns: RUNS },
+      );
+    }
+  }
+});
+
+test('a Produce frame cut into socket-sized pieces gives its records back as views of those pieces, not a copy', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 3, max: 11 }),
+      fc.array(fc.integer({ min: 1, max: 200_000 }), { minLength: 1, maxLength: 4 }),
+      fc.integer({ min: 1000, max: 70_000 }),
+      (version, sizes, pieceBytes) => {
+        const records = sizes.map((n, i) => Buffer.alloc(n, i + 1));
+        const frame = codec.encodeRequest(codec.ApiKey.Produce, version, 7, 'chunked', {
+          transactionalId: null,
+          acks: -1,
+          timeoutMs: 1000,
+          topicData: [{ name: 'big', partitionData: records.map((r, index) => ({ index, records: r })) }],
+        }).subarray(4);
+        const pieces: Buffer[] = [];
+        for (let i = 0; i < frame.length; i += pieceBytes) pieces.push(frame.subarray(i, i + pieceBytes));
+        const chunks = new ByteChunks(pieces);
+        const h = codec.decodeRequestHeader(chunks);
+        const req = codec.decodeRequestBody(chunks, h);
+        assert.ok(req.apiKey === codec.ApiKey.Produce);
+        assert.equal(req.header.clientId, 'chunked');
+        const got = req.body.topicData[0].partitionData;
+        assert.equal(got.length, records.length);
+        got.forEach((p, i) => {
+          assert.ok(p.records !== null);
+          assert.equal(p.records.length, records[i].length);
+          const parts = p.records instanceof ByteChunks ? p.records.pieces : [p.records];
+          // Each part is a view of the frame's memory (the one buffer the test cut up), never a fresh copy.
+          for (const part of parts) assert.equal(part.buffer, frame.buffer, 'records are views of the socket reads');
+          assert.ok((p.records instanceof ByteChunks ? p.records.join() : p.records).equals(records[i]));
+        });
+      },
+    ),
+    { numRuns: 40 },
   );
 });

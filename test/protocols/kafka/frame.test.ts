@@ -47,6 +47,7 @@ test('a frame inside one chunk is a view of it; frames of size 0 and several fra
   const s = new FrameSplitter();
   s.push(chunk);
   const a = s.next()!;
+  assert.ok(a instanceof Buffer);
   assert.equal(a.toString(), 'abc');
   assert.equal(a.buffer, chunk.buffer, 'no copy');
   assert.equal(s.next()!.length, 0);

@@ -18,6 +18,8 @@
  * - Decoding throws only WireError. Every length and count is checked against the bytes remaining BEFORE
  *   anything is allocated (STYLE §3.2): an array count needs count × (minimum element size, at least 1) bytes.
  * - Byte fields (bytes, records) are views into the input buffer, not copies; the caller copies what it keeps.
+ *   Decoded from a ChunksReader (a frame kept as its socket reads), a records field spanning reads comes back
+ *   as ByteChunks (the views), so a large Produce is never joined; request types say `Buffer | ByteChunks`.
  * - Unknown tagged fields are kept as raw bytes in `unknownTaggedFields` and written back on encode, in tag
  *   order with the known ones, so decode → encode reproduces the frame.
  * - Encoding is two-pass: sizeOf() walks the value once and records every string's UTF-8 length and every
@@ -26,7 +28,7 @@
  *   non-ignorable field, a string over 32767 bytes) are programming errors and throw KafkaEncodeError.
  * - Not re-entrant per EncodeContext; the module-level context is used only inside synchronous calls.
  */
-import { BufferReader, BufferWriter, WireError, sizeOfUnsignedVarint } from '../../../wire/index.js';
+import { BufferReader, BufferWriter, ByteChunks, WireError, sizeOfUnsignedVarint } from '../../../wire/index.js';
 import { inRange, ZERO_UUID, type Encodable, type FieldSpec, type MessageSchema, type RawTaggedField, type StructFactory } from './message-schema.js';
 
 /** A value could not be encoded: the caller built a message this schema version cannot carry. */
@@ -417,11 +419,15 @@ function readValue(r: BufferReader, f: PlanField): unknown {
       r.offset += n;
       return s;
     }
-    case K_BYTES:
-    case K_RECORDS: {
+    case K_BYTES: {
       const n = readLength(r, f, true);
       if (n < 0) return null;
       return r.readBytes(f.path, n);
+    }
+    case K_RECORDS: {
+      const n = readLength(r, f, true);
+      if (n < 0) return null;
+      return r.readRecords(f.path, n);
     }
     case K_UUID:
       return r.readBytes(f.path, 16).toString('base64url');
@@ -715,7 +721,8 @@ function writeValue(w: BufferWriter, f: PlanField, v: unknown, ctx: EncodeContex
         return;
       }
       writeLength(w, f, (v as Buffer).length, true);
-      w.writeBytes(v as Buffer);
+      if (v instanceof ByteChunks) for (const piece of v.pieces) w.writeBytes(piece);
+      else w.writeBytes(v as Buffer);
       return;
     }
     case K_STRUCT: {

@@ -11,10 +11,11 @@
  * is not in the catalogue); response v1 when flexible, else v0 — except ApiVersions, whose responses always use
  * header v0 so that a client can read the reply without knowing the broker's version (KIP-511).
  *
- * Frames passed to decode* are what FrameSplitter returns (no size prefix); encode* return whole frames with
+ * Frames passed to decode* are what FrameSplitter returns (no size prefix; a large one may be ByteChunks, read in
+ * place by ChunksReader, so a Produce's records stay views of the socket reads); encode* return whole frames with
  * the int32 size prefix, allocated once. decode* throw only WireError.
  */
-import { BufferReader, BufferWriter, WireError } from '../../../wire/index.js';
+import { BufferReader, BufferWriter, ByteChunks, ChunksReader, WireError } from '../../../wire/index.js';
 import { API_INFOS, ApiKey, type ApiInfo, type RequestBodies, type ResponseBodies } from './api-keys.js';
 import { decode, EncodeContext, sizeOf, write } from './generic-codec.js';
 import { inRange, type Encodable, type MessageSchema } from './message-schema.js';
@@ -63,13 +64,18 @@ export interface DecodedRequestHeader {
  * Reads the request header. Works for any API key and version — also ones the catalogue lacks — so the session
  * can answer UNSUPPORTED_VERSION (or the ApiVersions v0 fallback) with the right correlation id.
  */
-export function decodeRequestHeader(frame: Buffer): DecodedRequestHeader {
-  const r = new BufferReader(frame);
+export function decodeRequestHeader(frame: Buffer | ByteChunks): DecodedRequestHeader {
+  const r = readerOf(frame, 0);
   // Peek key and version to choose the header version; decode() re-reads them.
   r.need('RequestHeader', 4);
   const headerVersion = requestHeaderVersion(frame.readInt16BE(0), frame.readInt16BE(2));
   const header = decode(r, RequestHeaderSchema, headerVersion);
-  return { header, headerVersion, bodyOffset: r.offset };
+  return { header, headerVersion, bodyOffset: r instanceof ChunksReader ? r.position : r.offset };
+}
+
+/** A reader from `position`: a frame kept as socket reads (FrameSplitter's ByteChunks) is read in place. */
+function readerOf(frame: Buffer | ByteChunks, position: number): BufferReader {
+  return frame instanceof ByteChunks ? new ChunksReader(frame, position) : new BufferReader(frame, position);
 }
 
 /** A decoded request: the union over API keys, so `switch (req.apiKey)` narrows `body`. */
@@ -78,11 +84,11 @@ export type KafkaRequest = {
 }[keyof RequestBodies];
 
 /** Decodes the body after decodeRequestHeader(). Throws WireError for an API or version the catalogue lacks. */
-export function decodeRequestBody(frame: Buffer, h: DecodedRequestHeader): KafkaRequest {
+export function decodeRequestBody(frame: Buffer | ByteChunks, h: DecodedRequestHeader): KafkaRequest {
   const { requestApiKey: apiKey, requestApiVersion: apiVersion } = h.header;
   const info = apiInfo(apiKey);
   if (info === undefined) throw WireError.invalid('RequestHeader.requestApiKey', 0, `unknown api key ${apiKey}`);
-  const body = decode(new BufferReader(frame, h.bodyOffset), info.request, apiVersion);
+  const body = decode(readerOf(frame, h.bodyOffset), info.request, apiVersion);
   return { apiKey, apiVersion, header: h.header, body } as KafkaRequest;
 }
 

@@ -19,6 +19,7 @@ import type { Stream } from '../../../core/stream.js';
 import { batchProducerInfo } from '../../../core/idempotence/producer-state.js';
 import type { PartitionTxns } from '../../../core/transactions/index.js';
 import { BATCH_HEADER_SIZE, isTransactionalDataBatch } from '../../../storage/record-batch.js';
+import type { ByteChunks } from '../../../wire/index.js';
 
 type PartitionResponse = Encodable<ProduceResponse.PartitionProduceResponse>;
 
@@ -116,7 +117,8 @@ class TxnRefused extends Error {
   }
 }
 
-async function appendPartition(ctx: KafkaContext, stream: Stream, partition: number, records: Buffer | null, issued: () => void): Promise<PartitionResponse> {
+/** `records` may be the socket reads it arrived in (ByteChunks): it goes to the log as those pieces. */
+async function appendPartition(ctx: KafkaContext, stream: Stream, partition: number, records: Buffer | ByteChunks | null, issued: () => void): Promise<PartitionResponse> {
   if (partition < 0 || partition >= stream.partitionCount) return failed(partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${stream.name}' has no partition ${partition}`);
   if (records === null || records.length === 0) return failed(partition, ErrorCode.CORRUPT_MESSAGE, 'no record batch');
   try {
