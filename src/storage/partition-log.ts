@@ -12,13 +12,14 @@
  * segmentBytes, or when the incoming batch is more than segmentMs (record time) younger than the first one.
  *
  * Acknowledgement and visibility (fsync policy):
- * - `always`: group commit (group-commit.ts). Appends are queued; every batch queued in the same event-loop
- *   turn, or while the previous group's fsync is in flight, is written with one `writev` and one `fdatasync`;
- *   only then do the high watermark advance, 'append' fire and the promises resolve. An acknowledged record
- *   survives kill -9 and power loss. With `visibility: 'written'` (log.ts) the fsync is pipelined: the high
- *   watermark advances and 'append' fires right after the write, the next group is written while the fsync
- *   runs, and the promises resolve after an fsync that started after their write (syncLoop); tasks (roll,
- *   truncate, close, ...) first wait for those fsyncs.
+ * - `always`: group commit (group-commit.ts) with a pipelined fsync. Appends are queued; every batch queued in
+ *   the same event-loop turn, or while the previous group's write is in flight, is written with one `writev`.
+ *   One `fdatasync` at a time runs behind the writes (syncLoop) and covers every group written before it
+ *   started; then the high watermark advances, 'append' fires and the promises resolve. So writes never wait
+ *   for an fsync, and an acknowledged (or, by default, visible) record survives kill -9 and power loss. With
+ *   `visibility: 'written'` (log.ts) the high watermark advances and 'append' fires right after the write
+ *   instead (readers may see what an fsync has not yet covered; it survives kill -9). Tasks (roll, truncate,
+ *   close, ...) first wait for the fsyncs in flight.
  * - `interval`: resolved and visible after the write; `fdatasync` every fsyncIntervalMs. Survives kill -9 (the
  *   page cache holds it) but up to fsyncIntervalMs may be lost on power loss.
  * - `never`: resolved after the write; the OS flushes when it likes (and we do on roll and close).
@@ -125,8 +126,10 @@ export class PartitionLog extends EventEmitter implements Log {
   private unsyncedBytes = 0;
   private timers: NodeJS.Timeout[] = [];
   private compaction: Promise<CompactionResult> | null = null;
-  /** visibility 'written' (pipelined fsync): appends written and visible, waiting for an fsync to resolve. */
+  /** fsync `always` (pipelined): appends written, waiting for an fsync to resolve (and, when durable, to be seen). */
   private unsynced: PendingAppend[] = [];
+  /** Active-segment bytes written through the last append in `unsynced` (visible after their fsync when durable). */
+  private writtenBytes = 0;
   /** The fsync loop running for `unsynced`, or null. */
   private syncing: Promise<void> | null = null;
   /**
@@ -293,7 +296,10 @@ export class PartitionLog extends EventEmitter implements Log {
     if (this.failure !== null) throw new StorageError('TRIB_STORAGE_IO', `log ${this.dir} failed earlier: ${this.failure.message}`, { cause: this.failure });
     const { segmentBytes, segmentMs, indexIntervalBytes } = this.config;
     let i = 0;
-    const pipelined = this.config.fsync === 'always' && this.config.visibility === 'written';
+    // Under `always` the fsync is pipelined for both visibilities: the next group is written while this one's
+    // fsync runs (measured on the Kafka path: the writes no longer wait in line behind fsyncs).
+    const pipelined = this.config.fsync === 'always';
+    const visibleAtWrite = this.config.visibility === 'written';
     while (i < group.length) {
       if (this.active.segment.shouldRoll(group[i].batch.length, group[i].maxTimestamp, segmentBytes, segmentMs)) {
         // Unsynced appends belong to the active segment: they are durable before it is sealed.
@@ -320,30 +326,28 @@ export class PartitionLog extends EventEmitter implements Log {
         const written = await h.file.writev(buffers, position);
         if (written !== bytes) throw new Error(`short write: ${written} of ${bytes} bytes`);
         if (pipelined) {
-          // Readers see the group now (it survives kill -9); its appends resolve after an fsync that starts after
-          // this write, while the next group is already being written (syncLoop).
-          seg.visibleBytes = seg.sizeBytes;
-          this._highWatermark = group[j - 1].lastOffset + 1;
-          for (let k = i; k < j; k++) {
-            this.unsynced.push(group[k]);
-            const b = group[k].batch;
-            // The tail cache serves reads as whole buffers: a batch that came as socket reads is joined here.
-            this.tailBatches.push(b instanceof ByteChunks ? b.join() : b);
-            this.tailBytes += b.length;
+          // Its appends resolve after an fsync that starts after this write, while the next group is already
+          // being written (syncLoop). Segment bytes up to here are written: the fsync makes them visible
+          // (durable), unless readers may see them now ('written': they survive kill -9).
+          for (let k = i; k < j; k++) this.unsynced.push(group[k]);
+          this.writtenBytes = seg.sizeBytes;
+          if (visibleAtWrite) {
+            seg.visibleBytes = seg.sizeBytes;
+            this._highWatermark = group[j - 1].lastOffset + 1;
+            for (let k = i; k < j; k++) {
+              const b = group[k].batch;
+              // The tail cache serves reads as whole buffers: a batch that came as socket reads is joined here.
+              this.tailBatches.push(b instanceof ByteChunks ? b.join() : b);
+              this.tailBytes += b.length;
+            }
+            while (this.tailBytes > TAIL_CACHE_BYTES && this.tailBatches.length > 1) this.tailBytes -= this.tailBatches.shift()!.length;
+            this.emit('append', this._highWatermark);
           }
-          while (this.tailBytes > TAIL_CACHE_BYTES && this.tailBatches.length > 1) this.tailBytes -= this.tailBatches.shift()!.length;
           this.syncing ??= this.syncLoop();
-          this.emit('append', this._highWatermark);
           i = j;
           continue;
         }
-        if (this.config.fsync === 'always') {
-          const t0 = performance.now();
-          await h.file.datasync();
-          this.observer.onFsync?.(performance.now() - t0);
-        } else {
-          this.unsyncedBytes += bytes;
-        }
+        this.unsyncedBytes += bytes;
       } catch (err) {
         // The file may now hold part of the group: refuse further appends; reopening recovers the tail.
         this.failure = err as Error;
@@ -373,7 +377,10 @@ export class PartitionLog extends EventEmitter implements Log {
     try {
       while (this.unsynced.length > 0) {
         const done = this.unsynced;
+        // Taken together with `done`: the active segment's bytes those appends end at.
+        const writtenBytes = this.writtenBytes;
         this.unsynced = [];
+        const seg = this.active.segment;
         const file = this.active.file;
         try {
           const t0 = performance.now();
@@ -387,6 +394,12 @@ export class PartitionLog extends EventEmitter implements Log {
           this.unsynced = [];
           for (const p of all) p.reject(failed);
           return;
+        }
+        if (this.config.visibility !== 'written') {
+          // Durable visibility: readers see the appends once their fsync is done, before their producers hear.
+          seg.visibleBytes = Math.max(seg.visibleBytes, writtenBytes);
+          this._highWatermark = Math.max(this._highWatermark, done[done.length - 1].lastOffset + 1);
+          this.emit('append', this._highWatermark);
         }
         const logAppendTime = Date.now();
         const onAppend = this.observer.onAppend;
