@@ -373,7 +373,7 @@ export class Broker {
     return this.openStream(def);
   }
 
-  /** Deletes a stream: its definition first, then its logs and cursors' state. */
+  /** Deletes a stream: its definition first, then its logs, cursors' state and consumer groups' offsets. */
   async deleteStream(principal: Principal, name: string): Promise<void> {
     this.check(principal, 'delete', 'stream', name);
     const stream = this.requireStream(name);
@@ -381,6 +381,8 @@ export class Broker {
     await this.metadata.delete('stream', name);
     this.unwire(stream);
     await stream.delete();
+    // Internal streams (the offsets stream itself among them) have no group offsets.
+    if (!stream.internal) await this.groups?.offsets.deleteTopic(name);
   }
 
   /** Changes Kafka-style configs (null resets a key to its default) and persists the new definition. */

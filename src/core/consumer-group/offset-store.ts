@@ -156,6 +156,18 @@ export class OffsetStore {
     for (const e of present) topics.get(e.topic)?.delete(e.partition);
   }
 
+  /**
+   * Deletes every group's offsets of a deleted topic (tombstones first, then memory), as Kafka's coordinator
+   * does when a topic goes: a topic created again under the same name starts with no committed offsets.
+   */
+  async deleteTopic(topic: string): Promise<void> {
+    const records: RecordInput[] = [];
+    for (const [groupId, topics] of this.groups) for (const p of topics.get(topic)?.keys() ?? []) records.push({ key: keyOf(groupId, topic, p), value: null, headers: [] });
+    if (records.length === 0) return;
+    await this.stream.appendBatch(0, encodeRecordBatch(records));
+    for (const topics of this.groups.values()) topics.delete(topic);
+  }
+
   /** Deletes every offset of a group (tombstones first, then memory). */
   async deleteGroup(groupId: string): Promise<void> {
     const topics = this.groups.get(groupId);
