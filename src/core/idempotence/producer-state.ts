@@ -13,7 +13,8 @@
  * Rules on append, for a batch with producerId >= 0:
  *   - epoch below the known one → INVALID_PRODUCER_EPOCH;
  *   - same sequence range as a cached batch of the same epoch → duplicate: not appended, original offsets;
- *   - first sequence = last sequence + 1 (or 0 for a new producer or a new epoch) → appended;
+ *   - first sequence = last sequence + 1 (or 0 for a new epoch of a known producer) → appended;
+ *   - a producer with no state on the partition → appended at any sequence (Kafka 2.5+, KIP-360);
  *   - anything else → OUT_OF_ORDER_SEQUENCE_NUMBER.
  *
  * Pipelining: the log takes a batch's offsets synchronously when the append is issued (PartitionLog.append,
@@ -34,8 +35,8 @@
  * the broker's clock at issue time; for state rebuilt from the log it is the batch's max timestamp (what the
  * log keeps; Kafka does the same). `expireProducers()` sweeps every partition; a timer runs it every
  * `checkIntervalMs` (default min(10 minutes, max(1 s, the expiration))). A producer that comes back after
- * expiry is unknown, so its next batch must start at sequence 0 (OUT_OF_ORDER_SEQUENCE_NUMBER otherwise, as for
- * any unknown producer here; Kafka says UNKNOWN_PRODUCER_ID to old clients).
+ * expiry is unknown, so its next batch is taken at whatever sequence it carries and counting goes on from
+ * there (Kafka 2.5+ does the same; UNKNOWN_PRODUCER_ID is no longer returned).
  *
  * Persistence: the sequence state needs no file of its own — the log keeps every batch header as the producer
  * sent it, so the state of a partition is rebuilt from its log the first time an idempotent batch arrives for
@@ -300,9 +301,10 @@ export class ProducerStateManager {
       } else if (info.firstSequence !== 0) {
         throw new BrokerError('TRIB_OUT_OF_ORDER_SEQUENCE', `producer ${info.producerId} new epoch ${info.producerEpoch} must start at sequence 0, got ${info.firstSequence}`);
       }
-    } else if (info.firstSequence !== 0) {
-      throw new BrokerError('TRIB_OUT_OF_ORDER_SEQUENCE', `producer ${info.producerId} is unknown on partition ${partition}; its first sequence must be 0, got ${info.firstSequence}`);
     }
+    // A producer with no state here (new, expired, or its records deleted by retention) is taken at whatever
+    // sequence it sends, as Kafka has done since 2.5 (KIP-360): refusing it would make a client that kept
+    // counting reset and re-send, which is how duplicates come back.
     const log = stream.partitionLog(partition);
     const endBefore = log.endOffset;
     const done = append();

@@ -55,9 +55,10 @@ test('a retried batch is acknowledged with its original offset and not appended 
   assert.deepEqual(await produce(raw, 'dup', batch(pid, 0, 3, ['w'])), { errorCode: ErrorCode.NONE, baseOffset: 4 });
   // A gap in the sequence.
   assert.equal((await produce(raw, 'dup', batch(pid, 0, 9, ['gap']))).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
-  // An unknown producer must start at sequence 0.
-  assert.equal((await produce(raw, 'dup', batch(pid + 1, 0, 7, ['late']))).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
-  assert.deepEqual((await storedBatches(f, 'dup')).map((b) => [b.baseOffset, b.count]), [[0, 1], [1, 3], [4, 1]]);
+  // A producer the partition has no state for (new, expired, or its records deleted) is taken at any sequence,
+  // as Kafka 2.5+ does (KIP-360).
+  assert.deepEqual(await produce(raw, 'dup', batch(pid + 1, 0, 7, ['late'])), { errorCode: ErrorCode.NONE, baseOffset: 5 });
+  assert.deepEqual((await storedBatches(f, 'dup')).map((b) => [b.baseOffset, b.count]), [[0, 1], [1, 3], [4, 1], [5, 1]]);
 
   // Producer state and id allocation survive a restart: the duplicate is still recognised (state rebuilt from
   // the log's batch headers) and a new producer id is never one handed out before.
@@ -66,16 +67,16 @@ test('a retried batch is acknowledged with its original offset and not appended 
   raw = await rawKafka(t, f.port);
   assert.deepEqual(await produce(raw, 'dup', Buffer.from(first)), { errorCode: ErrorCode.NONE, baseOffset: 1 });
   assert.equal((await produce(raw, 'dup', batch(pid, 0, 9, ['gap']))).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
-  assert.deepEqual(await produce(raw, 'dup', batch(pid, 0, 4, ['v'])), { errorCode: ErrorCode.NONE, baseOffset: 5 });
+  assert.deepEqual(await produce(raw, 'dup', batch(pid, 0, 4, ['v'])), { errorCode: ErrorCode.NONE, baseOffset: 6 });
   const again = await raw.request(ApiKey.InitProducerId, 1, { transactionalId: null, transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 });
   assert.ok(again.producerId > pid, `new id ${again.producerId} after ${pid}`);
 
   // KIP-360 epoch bump: the new epoch starts at sequence 0 and fences the old one.
   const bumped = await raw.request(ApiKey.InitProducerId, 3, { transactionalId: null, transactionTimeoutMs: 60_000, producerId: pid, producerEpoch: 0 });
   assert.deepEqual([bumped.errorCode, bumped.producerId, bumped.producerEpoch], [ErrorCode.NONE, pid, 1]);
-  assert.equal((await produce(raw, 'dup', batch(pid, 1, 0, ['e1']))).baseOffset, 6);
+  assert.equal((await produce(raw, 'dup', batch(pid, 1, 0, ['e1']))).baseOffset, 7);
   assert.equal((await produce(raw, 'dup', batch(pid, 0, 5, ['stale']))).errorCode, ErrorCode.INVALID_PRODUCER_EPOCH);
-  assert.equal((await storedBatches(f, 'dup')).length, 5);
+  assert.equal((await storedBatches(f, 'dup')).length, 6);
 
   // A transactional id gets an id of its own from the transaction coordinator (transactions.test.ts).
   const txn = await raw.request(ApiKey.InitProducerId, 1, { transactionalId: 'tx', transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 });
