@@ -148,6 +148,11 @@ test('mutated valid encodings (flipped, truncated, extended) throw only WireErro
           const big = Buffer.from(bytes);
           big.fill(0x7f, at % bytes.length, Math.min(bytes.length, (at % bytes.length) + 4));
           onlyWireErrors(() => decodeBuffer(big, schema, version));
+          // The same, read in place from pieces cut around the damage (a frame kept as its socket reads).
+          for (const bad of [flipped, big]) {
+            const pieces = piecesOf(bad, [at, at + 1, cut, byte]);
+            if (pieces.length > 0) onlyWireErrors(() => decode(new ChunksReader(new ByteChunks(pieces)), schema, version));
+          }
         }),
         { numRuns: RUNS },
       );
