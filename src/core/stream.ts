@@ -924,11 +924,12 @@ export class Stream extends EventEmitter {
 
   /**
    * Where committed reads of `partition` stop now: the first offset of its oldest open Kafka transaction, else the
-   * high watermark (before the partition's transaction index is built, the high watermark).
+   * high watermark. Builds the partition's transaction index first if nothing has since the start.
    */
-  lastStableOffset(partition: number): number {
-    const hw = this.logFor(partition).highWatermark;
-    return this.txnIndex?.built(this, partition)?.lastStableOffset(hw) ?? hw;
+  async lastStableOffset(partition: number): Promise<number> {
+    const log = this.logFor(partition);
+    if (this.txnIndex === undefined) return log.highWatermark;
+    return (await this.txnIndex.ensure(this, partition)).lastStableOffset(log.highWatermark);
   }
 
   offsets(partition: number): PartitionOffsets {

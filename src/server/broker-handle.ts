@@ -29,8 +29,11 @@ export interface BrokerOptions {
   loopbackUsers: string[];
   /** Memory and disk alarms (core/resource-alarm.ts), from the memoryHighWatermark and diskFreeLimit options. */
   resourceAlarm?: { memoryHighWatermark: number; diskFreeLimitBytes: number };
-  /** Kafka transactional.id.expiration.ms (core/transactions/transaction-coordinator.ts). */
-  transactions?: { transactionalIdExpirationMs: number };
+  /**
+   * Kafka transactional.id.expiration.ms, transaction.max.timeout.ms, the timed-out transaction check interval
+   * and the transaction index snapshot interval (core/transactions/transaction-coordinator.ts).
+   */
+  transactions?: { transactionalIdExpirationMs: number; maxTimeoutMs?: number; checkIntervalMs?: number; indexSnapshotIntervalMs?: number };
   /** Kafka producer.id.expiration.ms (core/idempotence/producer-state.ts). */
   producers?: { producerIdExpirationMs: number };
 }

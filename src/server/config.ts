@@ -182,6 +182,38 @@ export const OPTIONS = {
     env: 'TRIBUTARY_KAFKA_TRANSACTIONAL_ID_EXPIRATION_MS',
     file: 'kafka.transactionalIdExpirationMs',
   }),
+  kafkaTransactionMaxTimeoutMs: option({
+    kind: 'integer',
+    // Kafka's transaction.max.timeout.ms is an int (at least 1).
+    schema: z.number().int().min(1).max(2 ** 31 - 1),
+    default: 900_000,
+    defaultText: '900000 (15 minutes)',
+    help: 'Kafka transaction.max.timeout.ms: the longest transaction timeout a producer may ask for; InitProducerId with a longer transactionTimeoutMs gets INVALID_TRANSACTION_TIMEOUT.',
+    flag: '--kafka-transaction-max-timeout-ms <ms>',
+    env: 'TRIBUTARY_KAFKA_TRANSACTION_MAX_TIMEOUT_MS',
+    file: 'kafka.transactionMaxTimeoutMs',
+  }),
+  kafkaTransactionAbortTimedOutTransactionCleanupIntervalMs: option({
+    kind: 'integer',
+    // A timer interval: Node's setInterval takes at most 2^31 - 1 ms.
+    schema: z.number().int().min(1).max(2 ** 31 - 1),
+    default: 1000,
+    defaultText: "1000 (Kafka's is 10000)",
+    help: 'Kafka transaction.abort.timed.out.transaction.cleanup.interval.ms: how often transactions open longer than their timeout are looked for and aborted (fencing their producer); the same check forgets expired transactional ids.',
+    flag: '--kafka-transaction-abort-timed-out-transaction-cleanup-interval-ms <ms>',
+    env: 'TRIBUTARY_KAFKA_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS',
+    file: 'kafka.transactionAbortTimedOutTransactionCleanupIntervalMs',
+  }),
+  kafkaTxnIndexSnapshotIntervalMs: option({
+    kind: 'integer',
+    schema: z.number().int().min(0).max(2 ** 31 - 1),
+    default: 60_000,
+    defaultText: '60000 (1 minute)',
+    help: "How often each partition's transaction index snapshot (txn-index.snapshot) is written when its log grew, so a restart rebuilds the index from the log written since; 0 writes it only when the broker closes the stream.",
+    flag: '--kafka-txn-index-snapshot-interval-ms <ms>',
+    env: 'TRIBUTARY_KAFKA_TXN_INDEX_SNAPSHOT_INTERVAL_MS',
+    file: 'kafka.txnIndexSnapshotIntervalMs',
+  }),
   kafkaProducerIdExpirationMs: option({
     kind: 'integer',
     schema: z.number().int().min(1).max(2 ** 31 - 1),

@@ -124,7 +124,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       users: parseUsers(config.users),
       loopbackUsers: parseNameList(config.loopbackUsers),
       resourceAlarm: { memoryHighWatermark: Number(config.memoryHighWatermark), diskFreeLimitBytes: config.diskFreeLimit },
-      transactions: { transactionalIdExpirationMs: config.kafkaTransactionalIdExpirationMs },
+      transactions: {
+        transactionalIdExpirationMs: config.kafkaTransactionalIdExpirationMs,
+        maxTimeoutMs: config.kafkaTransactionMaxTimeoutMs,
+        checkIntervalMs: config.kafkaTransactionAbortTimedOutTransactionCleanupIntervalMs,
+        indexSnapshotIntervalMs: config.kafkaTxnIndexSnapshotIntervalMs,
+      },
       producers: { producerIdExpirationMs: config.kafkaProducerIdExpirationMs },
     });
     const handle = broker;

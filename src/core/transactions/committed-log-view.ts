@@ -1,16 +1,18 @@
 /**
  * CommittedLogView: a partition's Log as a cursor of another protocol should read it when Kafka producers write
  * it transactionally — read_committed. It is the Log itself except for `read`:
- *   - a chunk holding no transactional batch (data or marker) is returned as read (the fast path: nothing else
- *     is looked at, and the partition's transaction index is never built for such a partition);
+ *   - the partition's transaction index is built first (once per partition after a start: see
+ *     PartitionTxnIndex.ensure), whatever the chunk holds: a chunk of plain records may lie past the first
+ *     offset of a transaction still open, which only the index knows;
+ *   - with no transaction open and no transactional batch in the chunk, the chunk is returned as read (the
+ *     fast path: a header walk and a map size, no copy);
  *   - otherwise batches at or past the last stable offset are cut off, and a read that would return nothing
- *     because an open transaction starts at `offset` waits until that transaction ends (its marker or the
- *     coordinator's timeout abort), so a cursor neither delivers uncommitted records nor polls for them;
+ *     because an open transaction starts at or before `offset` waits until that transaction ends (its marker
+ *     or the coordinator's timeout abort), so a cursor neither delivers uncommitted records nor polls for them;
  *   - each batch of an aborted transaction is replaced by a record-less control batch spanning the same
  *     offsets, which cursors skip like the markers, so the read still covers those offsets.
  * `highWatermark` and 'append' events are the log's own: a cursor may wake for an append it cannot read yet, and
- * its read then waits as above. When the partition's index is already built, a chunk without transactional
- * batches is cut at the last stable offset too (a read starting past an open transaction's first offset).
+ * its read then waits as above.
  *
  * `readCommitted` is the same read without the wait, for callers that must answer now (Stream.readMessages:
  * the HTTP records route and event stream): it returns nothing at an open transaction and says so.
@@ -130,16 +132,11 @@ export interface CommittedRead extends ReadResult {
  * offset, aborted transactions' batches replaced by record-less control batches. Never waits.
  */
 export async function readCommitted(log: Log, stream: Stream, partition: number, index: PartitionTxnIndex, offset: number, maxBytes: number): Promise<CommittedRead> {
+  // Built before the read, so the LSO below is never older than the records it cuts.
+  const txns = await index.ensure(stream, partition);
   const result = await log.read(offset, maxBytes);
-  if (!hasTransactionalBatch(result.records)) {
-    // The fast path; an index already built still bounds it by the LSO (no scan is started for this).
-    const built = index.built(stream, partition);
-    if (built === undefined || result.records.length === 0) return { ...result, blockedBy: null };
-    const lso = built.lastStableOffset(log.highWatermark);
-    const records = committedOnly(result.records, lso, built);
-    return { ...result, records, blockedBy: records.length === 0 && lso <= offset ? built : null };
-  }
-  const txns = await index.partition(stream, partition);
+  // The fast path: nothing open (LSO = high watermark) and nothing of a transaction to replace.
+  if (result.records.length === 0 || (txns.ongoing.size === 0 && !hasTransactionalBatch(result.records))) return { ...result, blockedBy: null };
   const lso = txns.lastStableOffset(log.highWatermark);
   const records = committedOnly(result.records, lso, txns);
   if (records.length > 0) return { ...result, records, blockedBy: null };

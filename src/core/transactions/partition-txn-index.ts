@@ -6,7 +6,11 @@
  *
  * Persistence: the log holds every transactional batch and every marker, so the index of a partition is rebuilt
  * from its log the first time it is needed after a (re)start (a scan of the batch headers; only control
- * batches' one record is decoded). To spare most of that scan, a snapshot of the state (txn-index-snapshot.ts)
+ * batches' one record is decoded). "Needed" means any answer that depends on it — a committed read (cursors,
+ * Stream.readMessages), a read_committed Fetch, ListOffsets read_committed, the LSO, a transactional produce
+ * or marker — whatever the chunk read holds: only the index knows that a transaction opened before the
+ * chunk is still open. All of them go through `ensure`, which shares one build among concurrent callers and
+ * is synchronous once built. To spare most of that scan, a snapshot of the state (txn-index-snapshot.ts)
  * is written periodically (the coordinator's timer calls snapshotAll) and when the broker closes its streams,
  * exact for the log below its offset (see saveSnapshot for why); the rebuild starts from the newest valid
  * snapshot and scans only past its offset. A kill -9 leaves the last snapshot written, still exact for the log
@@ -24,7 +28,8 @@
  *   marker for a producer with no ongoing transaction (a marker written again after a restart) changes nothing.
  *
  * Concurrency: one Node thread. `partition()` resolves after the rebuild; callers register and append after it,
- * so nothing is appended to a partition's transactional state while its rebuild runs.
+ * so nothing is appended to a partition's transactional state while its rebuild runs. Rebuilds of different
+ * partitions run at most `maxConcurrentRebuilds` at once, in the order first asked; none waits on another.
  */
 import { ControlType, batchBaseOffset, batchLastOffset, batchProducerId, controlBatchType, isControlBatch, isTransactionalDataBatch, iterateBatches } from '../../storage/record-batch.js';
 import type { Stream } from '../stream.js';
@@ -32,6 +37,11 @@ import type { TxnIndexSnapshot, TxnIndexSnapshots } from './txn-index-snapshot.j
 
 /** Bytes read per step of a rebuild. */
 const REBUILD_READ_BYTES = 4 * 1024 * 1024;
+/**
+ * Rebuilds running at once. After a restart many partitions are first read at about the same moment (queues'
+ * cursors, a consumer fetching hundreds of partitions); unbounded, their scans would hold a read buffer each.
+ */
+const DEFAULT_MAX_CONCURRENT_REBUILDS = 4;
 
 export interface AbortedTxn {
   producerId: number;
@@ -199,25 +209,41 @@ export interface PartitionTxnIndexOptions {
   snapshots?: TxnIndexSnapshots;
   /** Told about a snapshot that could not be read or written (the index carries on without it). */
   onSnapshotError?: (err: unknown, stream: string, partition: number) => void;
+  /** Rebuilds (snapshot load + scan) running at once; the others queue. Default 4. */
+  maxConcurrentRebuilds?: number;
 }
 
 export class PartitionTxnIndex {
   private readonly byStream = new WeakMap<Stream, Entry[]>();
   /** Streams with an index, for snapshotAll; weak so a deleted stream's index goes with it. */
   private readonly streams = new Set<WeakRef<Stream>>();
+  private rebuilding = 0;
+  private readonly rebuildQueue: Array<() => void> = [];
 
   constructor(private readonly options: PartitionTxnIndexOptions = {}) {}
 
-  /**
-   * The partition's state if it is already built, else undefined (no I/O). A partition that was never written
-   * transactionally since the start is never built by Fetch (see handlers/fetch.ts), which spares it the scan.
-   */
+  /** The partition's state if it is already built, else undefined (no I/O). */
   built(stream: Stream, partition: number): PartitionTxns | undefined {
     const entry = this.byStream.get(stream)?.[partition];
     return entry !== undefined && entry.done ? entry.txns : undefined;
   }
 
-  /** The partition's transaction state, rebuilt from its log on first use. */
+  /**
+   * The partition's state, built first when it is not yet: what every answer depending on the index awaits.
+   * Once built it returns the state itself (no promise made, no I/O); before that, every caller awaits the one
+   * shared build.
+   *
+   * Built lazily, on a partition's first need, rather than eagerly at open in the background: Broker.open does
+   * not wait either way, but an eager build would read every partition's log since its snapshot at startup —
+   * competing for the disk with log recovery and the first clients on a broker with many partitions — and
+   * would also scan partitions nobody reads committed (read_uncommitted Kafka consumers, idle streams). Lazily,
+   * the scan is paid once, by the first committed read of a partition that has one, and bounded by its snapshot.
+   */
+  ensure(stream: Stream, partition: number): PartitionTxns | Promise<PartitionTxns> {
+    return this.built(stream, partition) ?? this.partition(stream, partition);
+  }
+
+  /** The partition's transaction state, rebuilt from its log on first use (prefer `ensure` on read paths). */
   partition(stream: Stream, partition: number): Promise<PartitionTxns> {
     let list = this.byStream.get(stream);
     if (list === undefined) {
@@ -230,7 +256,7 @@ export class PartitionTxnIndex {
       const txns = new PartitionTxns();
       const created: Entry = {
         txns,
-        ready: this.rebuild(stream, partition, txns).then((loaded) => {
+        ready: this.limited(() => this.rebuild(stream, partition, txns)).then((loaded) => {
           created.savedOffset = loaded;
           return txns;
         }),
@@ -306,6 +332,21 @@ export class PartitionTxnIndex {
       for (let p = 0; p < list.length; p++) if (list[p] !== undefined && (await this.saveSnapshot(stream, p))) written++;
     }
     return written;
+  }
+
+  /** Runs `fn` once fewer than maxConcurrentRebuilds are running (in the order asked). */
+  private async limited<T>(fn: () => Promise<T>): Promise<T> {
+    const max = Math.max(1, this.options.maxConcurrentRebuilds ?? DEFAULT_MAX_CONCURRENT_REBUILDS);
+    if (this.rebuilding >= max) await new Promise<void>((resolve) => this.rebuildQueue.push(resolve));
+    else this.rebuilding++;
+    try {
+      return await fn();
+    } finally {
+      // The slot passes straight to the next in line, so `rebuilding` counts it still taken.
+      const next = this.rebuildQueue.shift();
+      if (next !== undefined) next();
+      else this.rebuilding--;
+    }
   }
 
   /**

@@ -25,8 +25,12 @@
  * the MetadataStore (a tombstone in the compacted `__metadata`) and from memory — by the same timer as the
  * timeout check. Its producer is then unknown (INVALID_PRODUCER_ID_MAPPING); an InitProducerId for the id gets a
  * new producer id, never the old one (ids are never reused), so nothing of the old producer is confused with it.
- * Entries written before `lastUpdateMs` existed count from the coordinator's start. The same timer writes the
+ * Entries written before `lastUpdateMs` existed count from the coordinator's start. A timer of its own writes the
  * partition index snapshots every `indexSnapshotIntervalMs` (partition-txn-index.ts).
+ *
+ * Server options (Kafka's names): transaction.max.timeout.ms (`maxTimeoutMs`), the timed-out transaction check
+ * interval (transaction.abort.timed.out.transaction.cleanup.interval.ms, `checkIntervalMs`; it also runs the
+ * expiry of idle ids, which Kafka checks on a separate hourly timer), and `indexSnapshotIntervalMs`.
  *
  * Concurrency: one Node thread; the requests of one transactional id run one at a time (a promise chain), so a
  * commit and a fencing InitProducerId never interleave; expiry takes the same lock.
@@ -91,10 +95,14 @@ export interface TransactionHost {
 export interface TransactionCoordinatorOptions {
   /** Kafka's transaction.max.timeout.ms: longer timeouts are refused. Default 900 000. */
   maxTimeoutMs?: number;
-  /** How often timed-out transactions and expired ids are looked for (ms); 0 disables the timer (tests call abortExpired, expireTransactionalIds). Default 1000. */
+  /**
+   * Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions (and
+   * expired ids) are looked for (ms); 0 disables the timer (tests call abortExpired, expireTransactionalIds).
+   * Default 1000 (Kafka's is 10 000: a timed-out transaction holds every read_committed reader back until then).
+   */
   checkIntervalMs?: number;
   now?: () => number;
-  /** How often the partition index snapshots are written (ms, on the check timer); 0 only at close. Default 60 000. */
+  /** How often the partition index snapshots are written (ms, a timer of its own); 0 only at close. Default 60 000. */
   indexSnapshotIntervalMs?: number;
   /** Kafka transactional.id.expiration.ms: an idle id (no transaction in flight) is forgotten this long after its last update. Default 604 800 000 (7 days). */
   transactionalIdExpirationMs?: number;
@@ -105,6 +113,10 @@ export interface TransactionCoordinatorOptions {
 
 const KIND = 'txn';
 export const DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS = 604_800_000;
+/** Kafka's transaction.max.timeout.ms default. */
+export const DEFAULT_TRANSACTION_MAX_TIMEOUT_MS = 900_000;
+export const DEFAULT_TRANSACTION_CHECK_INTERVAL_MS = 1000;
+export const DEFAULT_TXN_INDEX_SNAPSHOT_INTERVAL_MS = 60_000;
 /** The last epoch handed out for one producer id (Kafka keeps Short.MaxValue for itself). */
 const MAX_EPOCH = 32766;
 const COORDINATOR_EPOCH = 0;
@@ -117,12 +129,17 @@ export class TransactionCoordinator {
   private readonly txns = new Map<string, TxnMetadata>();
   private readonly byProducerId = new Map<number, string>();
   private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly maxTimeoutMs: number;
+  /** transaction.max.timeout.ms: InitProducerId with a longer timeout gets INVALID_TRANSACTION_TIMEOUT. */
+  readonly maxTimeoutMs: number;
+  /** The timed-out transaction (and id expiry) check interval, 0 = no timer. */
+  readonly checkIntervalMs: number;
+  /** The partition index snapshot interval, 0 = only when the broker closes a stream. */
+  readonly indexSnapshotIntervalMs: number;
   private readonly now: () => number;
   private readonly expirationMs: number;
   private timer: NodeJS.Timeout | null = null;
+  private snapshotTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  private lastSnapshotMs: number;
   private snapshotting: Promise<unknown> | null = null;
 
   private constructor(
@@ -130,10 +147,11 @@ export class TransactionCoordinator {
     private readonly producers: ProducerStateManager,
     private readonly options: TransactionCoordinatorOptions,
   ) {
-    this.maxTimeoutMs = options.maxTimeoutMs ?? 900_000;
+    this.maxTimeoutMs = options.maxTimeoutMs ?? DEFAULT_TRANSACTION_MAX_TIMEOUT_MS;
+    this.checkIntervalMs = options.checkIntervalMs ?? DEFAULT_TRANSACTION_CHECK_INTERVAL_MS;
+    this.indexSnapshotIntervalMs = options.indexSnapshotIntervalMs ?? DEFAULT_TXN_INDEX_SNAPSHOT_INTERVAL_MS;
     this.now = options.now ?? Date.now;
     this.expirationMs = options.transactionalIdExpirationMs ?? DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS;
-    this.lastSnapshotMs = this.now();
     this.index = options.index ?? new PartitionTxnIndex();
   }
 
@@ -146,14 +164,17 @@ export class TransactionCoordinator {
       if (meta.state !== 'PrepareCommit' && meta.state !== 'PrepareAbort') continue;
       await c.locked(meta.transactionalId, () => c.complete(meta)).catch((err) => c.options.onError?.(err, meta.transactionalId));
     }
-    const interval = options.checkIntervalMs ?? 1000;
-    if (interval > 0) {
+    if (c.checkIntervalMs > 0) {
       c.timer = setInterval(() => {
         void c.abortExpired();
         void c.expireTransactionalIds();
-        c.snapshotIndex();
-      }, interval);
+      }, c.checkIntervalMs);
       c.timer.unref();
+    }
+    // Its own timer: a snapshot interval shorter than the check interval still holds.
+    if (c.indexSnapshotIntervalMs > 0) {
+      c.snapshotTimer = setInterval(() => c.snapshotIndex(), c.indexSnapshotIntervalMs);
+      c.snapshotTimer.unref();
     }
     return c;
   }
@@ -315,12 +336,9 @@ export class TransactionCoordinator {
     return forgotten;
   }
 
-  /** Writes the partition index snapshots when indexSnapshotIntervalMs has passed and none is being written. */
+  /** Writes the partition index snapshots unless a round is still being written (a slow disk skips a tick). */
   private snapshotIndex(): void {
-    const every = this.options.indexSnapshotIntervalMs ?? 60_000;
-    const now = this.now();
-    if (every <= 0 || this.snapshotting !== null || this.closed || now - this.lastSnapshotMs < every) return;
-    this.lastSnapshotMs = now;
+    if (this.snapshotting !== null || this.closed) return;
     this.snapshotting = this.index
       .snapshotAll()
       .catch(() => undefined) // each failed write is reported through the index's onSnapshotError
@@ -333,7 +351,9 @@ export class TransactionCoordinator {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
+    if (this.snapshotTimer !== null) clearInterval(this.snapshotTimer);
     this.timer = null;
+    this.snapshotTimer = null;
     await Promise.allSettled([...this.locks.values(), this.snapshotting]);
   }
 

@@ -83,7 +83,7 @@ export async function recordRoutes(app: FastifyInstance, { broker }: ApiOptions)
       // Nothing committed readable from `offset`: step over markers and aborted transactions up to the last
       // stable offset (never past it: an open transaction's records may yet commit), then stop.
       if (page.length === 0) {
-        offset = Math.max(offset, Math.min(s.lastStableOffset(q.partition), highWatermark));
+        offset = Math.max(offset, Math.min(await s.lastStableOffset(q.partition), highWatermark));
         break;
       }
       for (const m of page) {

@@ -118,7 +118,7 @@ function follow(appends: AppendWatch, s: Stream, partition: number, offset: numb
           }
           // Nothing committed (markers, aborted transactions): step over them, but never past an open transaction.
           if (page.length === 0) {
-            offset = Math.max(offset, s.lastStableOffset(partition));
+            offset = Math.max(offset, await s.lastStableOffset(partition));
             break;
           }
           for (const m of page) {

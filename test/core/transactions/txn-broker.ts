@@ -28,7 +28,8 @@ export async function openTxnBroker(
     dataDir: dir,
     fsync: 'always' as const,
     fsyncIntervalMs: 1000,
-    transactions: { checkIntervalMs: 0, now: () => clock.now, transactionalIdExpirationMs: options.transactionalIdExpirationMs },
+    // No timers: tests drive timeouts, expiry and snapshots themselves.
+    transactions: { checkIntervalMs: 0, indexSnapshotIntervalMs: 0, now: () => clock.now, transactionalIdExpirationMs: options.transactionalIdExpirationMs },
   };
   const f: TxnBroker = {
     dir,

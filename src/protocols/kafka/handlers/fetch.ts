@@ -10,15 +10,16 @@
  *
  * Transactions: read_uncommitted (isolation level 0) reads to the high watermark. read_committed (1) reads only
  * below the last stable offset (the first offset of the oldest open transaction in the partition, from the core's
- * transaction index): batches at or past it are cut off, and lastStableOffset says where it is. It also gets
- * the aborted transactions overlapping the records returned (producerId, firstOffset), with which the client
- * drops aborted records up to their ABORT marker. Control batches are returned as stored; clients skip them.
+ * transaction index, built before the first such answer after a start): batches at or past it are cut off, and
+ * lastStableOffset says where it is. It also gets the aborted transactions overlapping the records returned
+ * (producerId, firstOffset), with which the client drops aborted records up to their ABORT marker. Control
+ * batches are returned as stored; clients skip them.
  */
 import type { FetchRequest, FetchResponse, Encodable } from '../codec/index.js';
 import { ErrorCode } from '../codec/index.js';
 import type { KafkaContext, SessionState } from '../context.js';
 import { kafkaErrorOf } from '../error-map.js';
-import { batchLastOffset, batchSizeAt, hasTransactionalBatch, iterateBatches } from '../../../storage/record-batch.js';
+import { batchLastOffset, batchSizeAt, iterateBatches } from '../../../storage/record-batch.js';
 import type { Stream } from '../../../core/stream.js';
 import { LEADER_EPOCH } from './topic-description.js';
 import type { PartitionTxns } from '../../../core/transactions/index.js';
@@ -65,6 +66,14 @@ async function collect(ctx: KafkaContext, session: SessionState, req: FetchReque
     } catch (err) {
       topicError = kafkaErrorOf(err).code;
     }
+    if (readCommitted && stream !== undefined) {
+      // The first read_committed Fetch after a start builds the indexes of all its partitions side by side (the
+      // index bounds how many scan at once), not one after another; a failed build is retried (and reported) by
+      // its partition below.
+      const s = stream;
+      const unbuilt = t.partitions.filter((p) => p.partition >= 0 && p.partition < s.partitionCount && ctx.broker.transactions.index.built(s, p.partition) === undefined);
+      if (unbuilt.length > 1) await Promise.allSettled(unbuilt.map((p) => ctx.broker.transactions.index.ensure(s, p.partition)));
+    }
     for (const p of t.partitions) {
       if (stream === undefined || p.partition < 0 || p.partition >= stream.partitionCount) {
         hasError = true;
@@ -73,8 +82,9 @@ async function collect(ctx: KafkaContext, session: SessionState, req: FetchReque
       }
       const remaining = req.maxBytes - bytes;
       try {
-        const index = ctx.broker.transactions.index;
-        let txns = readCommitted ? (index.built(stream, p.partition) ?? null) : null;
+        // read_committed depends on the partition's index whatever the chunk holds (plain records may follow an
+        // open transaction's first offset): built once per partition after a start, synchronous afterwards.
+        const txns = readCommitted ? await ctx.broker.transactions.index.ensure(stream, p.partition) : null;
         if (bytes > 0 && remaining <= 0) {
           partitions.push(empty(stream, p.partition, txns));
           continue;
@@ -83,9 +93,6 @@ async function collect(ctx: KafkaContext, session: SessionState, req: FetchReque
         const read = await stream.read(p.partition, p.fetchOffset, Math.max(1, limit));
         // Log.read returns at least one batch; past the first non-empty partition only whole batches that fit.
         let records = bytes > 0 ? fitting(read.records, limit) : read.records;
-        // The index of a partition is built (one scan of its log) only once transactional batches show up in it:
-        // every transactional produce builds it first, so an unbuilt index with none in sight means none is open.
-        if (readCommitted && txns === null && hasTransactionalBatch(records)) txns = await index.partition(stream, p.partition);
         let lastStableOffset = read.highWatermark;
         let abortedTransactions: Array<{ producerId: number; firstOffset: number }> = [];
         if (txns !== null) {

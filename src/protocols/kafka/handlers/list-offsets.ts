@@ -1,12 +1,15 @@
 /**
  * ListOffsets (2): latest (-1) is the high watermark, or for read_committed (isolation level 1, v2+) the last
  * stable offset (the first offset of the oldest open transaction in the partition); earliest (-2) the log start
- * offset, any other timestamp the first offset whose timestamp is at or after it (-1 when none).
- * v0 answers in oldStyleOffsets.
+ * offset, any other timestamp the first offset whose timestamp is at or after it (-1 when none; for
+ * read_committed also when that offset is at or past the last stable offset, as Kafka answers).
+ * v0 answers in oldStyleOffsets. The LSO comes from the partition's transaction index, built first if nothing
+ * has since the start.
  */
 import type { ListOffsetsRequest, ListOffsetsResponse, Encodable } from '../codec/index.js';
 import { ErrorCode } from '../codec/index.js';
 import type { KafkaContext, SessionState } from '../context.js';
+import type { Stream } from '../../../core/stream.js';
 import { kafkaErrorOf } from '../error-map.js';
 import { LEADER_EPOCH } from './topic-description.js';
 
@@ -25,17 +28,16 @@ export async function handleListOffsets(ctx: KafkaContext, session: SessionState
       try {
         ctx.broker.check(session.principal, 'describe', 'stream', t.name);
         const stream = ctx.broker.requireStream(t.name);
+        const committedOnly = req.isolationLevel === READ_COMMITTED;
         const { startOffset, highWatermark } = stream.offsets(p.partitionIndex);
-        if (p.timestamp === LATEST) {
-          const committedOnly = req.isolationLevel === READ_COMMITTED;
-          answer(committedOnly ? (await ctx.broker.transactions.index.partition(stream, p.partitionIndex)).lastStableOffset(highWatermark) : highWatermark, -1);
-        }
+        if (p.timestamp === LATEST) answer(committedOnly ? await lastStableOffset(ctx, stream, p.partitionIndex) : highWatermark, -1);
         else if (p.timestamp === EARLIEST) answer(startOffset, -1);
         else if (p.timestamp < 0) {
           partitions.push({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNSUPPORTED_VERSION, oldStyleOffsets: [], timestamp: -1, offset: -1, leaderEpoch: -1 });
         } else {
           const found = await stream.offsetForTimestamp(p.partitionIndex, p.timestamp);
-          if (found === null) answer(-1, -1);
+          // A read_committed consumer must not be pointed at a record whose transaction may yet abort.
+          if (found === null || (committedOnly && found.offset >= (await lastStableOffset(ctx, stream, p.partitionIndex)))) answer(-1, -1);
           else answer(found.offset, found.timestamp);
         }
       } catch (err) {
@@ -45,4 +47,10 @@ export async function handleListOffsets(ctx: KafkaContext, session: SessionState
     topics.push({ name: t.name, partitions });
   }
   return { throttleTimeMs: 0, topics };
+}
+
+/** The partition's last stable offset now (its transaction index built first, once per partition after a start). */
+async function lastStableOffset(ctx: KafkaContext, stream: Stream, partition: number): Promise<number> {
+  const txns = await ctx.broker.transactions.index.ensure(stream, partition);
+  return txns.lastStableOffset(stream.offsets(partition).highWatermark);
 }
