@@ -4,62 +4,14 @@
  * covering it is done, and its appends resolve after that. The fsync is held open in these tests by wrapping
  * SegmentFile.datasync, so "while the fsync runs" is a state the test controls rather than a race it hopes for.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SegmentFile } from '../../src/storage/segment-file.js';
 import { encodeRecordBatch } from '../../src/storage/record-batch.js';
+import { holdFsyncs } from './hold-fsyncs.js';
 import { openLog, tempDir, value, withTimeout } from './temp-log.js';
 
 function batch(n: number): Buffer {
   return encodeRecordBatch([{ key: Buffer.from(`k${n}`), value: value(n, 64), timestamp: 1_000 }]);
-}
-
-/** Holds every datasync until released, and counts writev calls; restored after the test. */
-function holdFsyncs(t: TestContext): { release(): void; writes(): number; fsyncsStarted(): number; nextWrite(): Promise<void> } {
-  const proto = SegmentFile.prototype;
-  const { datasync, writev } = proto;
-  let held: Array<() => void> = [];
-  let releasing = false;
-  let writes = 0;
-  let started = 0;
-  let onWrite: (() => void) | null = null;
-  proto.datasync = function (this: SegmentFile): Promise<void> {
-    started++;
-    const run = (): Promise<void> => datasync.call(this);
-    if (releasing) return run();
-    return new Promise<void>((resolve, reject) => held.push(() => run().then(resolve, reject)));
-  };
-  proto.writev = async function (this: SegmentFile, buffers: Buffer[], position: number): Promise<number> {
-    const n = await writev.call(this, buffers, position);
-    writes++;
-    onWrite?.();
-    return n;
-  };
-  t.after(() => {
-    proto.datasync = datasync;
-    proto.writev = writev;
-  });
-  return {
-    release() {
-      releasing = true;
-      const h = held;
-      held = [];
-      for (const go of h) go();
-    },
-    writes: () => writes,
-    fsyncsStarted: () => started,
-    nextWrite: () =>
-      withTimeout(
-        new Promise<void>((resolve) => {
-          onWrite = () => {
-            onWrite = null;
-            resolve();
-          };
-        }),
-        10_000,
-        'a segment write',
-      ),
-  };
 }
 
 test('a durable group is written at once but seen only after its fsync, and seen before its append resolves', async (t) => {

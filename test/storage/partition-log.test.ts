@@ -9,6 +9,7 @@ import path from 'node:path';
 import { PartitionLog } from '../../src/storage/partition-log.js';
 import { encodeRecordBatch, readBatchHeader } from '../../src/storage/record-batch.js';
 import { segmentFileName } from '../../src/storage/segment.js';
+import { holdFsyncs } from './hold-fsyncs.js';
 import { onCleanup, openLog, readAll, tempDir, value, withTimeout } from './temp-log.js';
 
 function batch(n: number, size = 64, timestamp = 1_000): Buffer {
@@ -34,19 +35,30 @@ test('appends made in one tick are written with one fsync and resolve together',
   assert.equal(new Set(results.map((r) => r.logAppendTime)).size, 1);
 });
 
-test('appends arriving while an fsync is in flight form the next group', async (t) => {
-  const fsyncs: number[] = [];
-  const log = await openLog(t, await tempDir(t), { fsync: 'always' }, { observer: { onFsync: (ms) => fsyncs.push(ms) } });
+test('appends arriving while an fsync is in flight share the next fsync', async (t) => {
+  const log = await openLog(t, await tempDir(t), { fsync: 'always' });
+  const hold = holdFsyncs(t);
+  const firstWritten = hold.nextWrite();
   const first = log.append(batch(0));
-  // Wait until the first group is being written, then queue many appends in several ticks.
-  const later: Promise<unknown>[] = [];
+  await firstWritten;
   await new Promise((r) => setImmediate(r));
+  assert.equal(hold.fsyncsStarted(), 1, "the first group's fsync is running (held open)");
+  // Many appends in several ticks while that fsync runs: written meanwhile, made durable by one more fsync.
+  const later: Promise<unknown>[] = [];
+  let bytes = batch(0).length;
   for (let tick = 0; tick < 5; tick++) {
-    for (let i = 0; i < 20; i++) later.push(log.append(batch(1 + tick * 20 + i)));
+    for (let i = 0; i < 20; i++) {
+      const b = batch(1 + tick * 20 + i);
+      bytes += b.length;
+      later.push(log.append(b));
+    }
     await new Promise((r) => setImmediate(r));
   }
+  await hold.written(bytes);
+  assert.equal(hold.fsyncsStarted(), 1, 'all of them written while the first fsync is still held');
+  hold.release();
   await withTimeout(Promise.all([first, ...later]), 10_000, 'appends');
-  assert.ok(fsyncs.length < 1 + 5, `${fsyncs.length} fsyncs for 6 ticks of appends`);
+  assert.equal(hold.fsyncsStarted(), 2, 'one fsync for the first group, one for everything written during it');
   assert.equal((await readAll(log)).length, 101);
 });
 
