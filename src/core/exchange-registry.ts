@@ -77,6 +77,8 @@ export interface RouteOptions {
   allowInternal?: boolean;
 }
 
+const NO_ROUTE_OPTIONS: RouteOptions = {};
+
 export interface UnbindResult {
   /** False when no such binding existed (unbind is idempotent, as in RabbitMQ). */
   removed: boolean;
@@ -89,6 +91,9 @@ export class ExchangeRegistry {
   private readonly queueExists: ((name: string) => boolean) | undefined;
   /** Reused by route(): one exchange's destinations at a time. */
   private readonly step: RouteResult = { queues: new Set(), exchanges: new Set() };
+  /** Reused by route(): exchanges still to visit, and the queues routed to so far (each is routed to once). */
+  private readonly work: Exchange[] = [];
+  private readonly added = new Set<string>();
   private readonly tenants = new Set<string>([DEFAULT_TENANT]);
 
   constructor(options: ExchangeRegistryOptions = {}) {
@@ -238,14 +243,31 @@ export class ExchangeRegistry {
    * unroutable (basic.publish mandatory -> basic.return 312 NO_ROUTE). Throws TRIB_EXCHANGE_NOT_FOUND (404) and,
    * unless allowInternal, TRIB_EXCHANGE_INTERNAL (403) for an internal exchange.
    */
-  route(exchange: string, routingKey: string, headers?: FieldTable, options: RouteOptions = {}): Set<string> {
+  route(exchange: string, routingKey: string, headers?: FieldTable, options: RouteOptions = NO_ROUTE_OPTIONS): Set<string> {
+    return new Set(this.routeInto([], exchange, routingKey, headers, options));
+  }
+
+  /**
+   * route() appending the queue names to `out` (a caller's array, reused per publish: a publish then allocates no
+   * Set, iterator or array), each once, in route()'s order; returns `out`. Throws as route() does.
+   */
+  routeInto(out: string[], exchange: string, routingKey: string, headers?: FieldTable, options: RouteOptions = NO_ROUTE_OPTIONS): string[] {
     const first = this.require(exchange);
     if (first.internal && options.allowInternal !== true) {
       throw new BrokerError('TRIB_EXCHANGE_INTERNAL', `cannot publish to internal exchange '${exchange}'`);
     }
-    const queues = new Set<string>();
-    // Fast path: one exchange and no exchange destinations, the overwhelmingly common case.
-    const work: Exchange[] = [first];
+    if (first.isDefault) {
+      // The default exchange routes to the queue its key names; it has no bindings, arguments or alternate.
+      if (this.queueExists === undefined || this.queueExists(routingKey)) out.push(routingKey);
+      return out;
+    }
+    // The work list and the sets are fields, empty between calls (routing runs to completion, and nothing it
+    // calls routes again); they are emptied first too, in case a route threw half-way.
+    const work = this.work;
+    const added = this.added;
+    work.length = 0;
+    added.clear();
+    work.push(first);
     let seen: Set<string> | null = null;
     const step = this.step;
     while (work.length > 0) {
@@ -257,7 +279,11 @@ export class ExchangeRegistry {
         const ae = ex.alternateExchange;
         if (ae !== undefined) step.exchanges.add(ae);
       }
-      for (const q of step.queues) if (this.queueExists === undefined || this.queueExists(q)) queues.add(q);
+      for (const q of step.queues) {
+        if (added.has(q) || (this.queueExists !== undefined && !this.queueExists(q))) continue;
+        added.add(q);
+        out.push(q);
+      }
       if (step.exchanges.size === 0) continue;
       seen ??= new Set([first.name]);
       for (const name of step.exchanges) {
@@ -267,7 +293,8 @@ export class ExchangeRegistry {
         if (next !== undefined) work.push(next);
       }
     }
-    return queues;
+    added.clear();
+    return out;
   }
 
   /** Exchange.toJSON() of every exchange but the default one (it has no state); filter by durable as needed. */

@@ -116,6 +116,48 @@ test('routing equals graph reachability for random fanout graphs, cycles include
   );
 });
 
+test('routeInto appends each routed queue once, in route() order, to a caller array it can reuse', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 5 }),
+      fc.array(fc.tuple(fc.nat(4), fc.nat(4), fc.boolean()), { maxLength: 16 }),
+      fc.array(fc.nat(4), { minLength: 1, maxLength: 6 }),
+      (n, edges, starts) => {
+        const reg = new ExchangeRegistry();
+        for (let i = 0; i < n; i++) reg.declare({ name: `e${i}`, type: 'fanout' });
+        for (const [from, to, toQueue] of edges) {
+          if (from >= n || (!toQueue && to >= n)) continue;
+          reg.bind(`e${from}`, toQueue ? q(`q${to}`) : x(`e${to}`));
+        }
+        // One array for every publish, as a channel keeps one: emptied by the caller between routes.
+        const out: string[] = [];
+        for (const start of starts) {
+          if (start >= n) continue;
+          out.length = 0;
+          assert.equal(reg.routeInto(out, `e${start}`, ''), out);
+          assert.deepEqual(out, [...reg.route(`e${start}`, '')], `from e${start}`);
+          assert.equal(new Set(out).size, out.length, 'no queue twice');
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('a route that throws leaves nothing behind for the next one', () => {
+  const reg = new ExchangeRegistry();
+  reg.declare({ name: 'inner', type: 'fanout', internal: true });
+  reg.bind('inner', q('secret'));
+  reg.bind('amq.fanout', q('open'));
+  const out: string[] = [];
+  assert.throws(() => reg.routeInto(out, 'inner', ''), code('TRIB_EXCHANGE_INTERNAL'));
+  assert.deepEqual(out, []);
+  assert.deepEqual(reg.routeInto(out, 'amq.fanout', ''), ['open']);
+  out.length = 0;
+  // The default exchange: the queue its key names (the caller filters by existence), nothing else.
+  assert.deepEqual(reg.routeInto(out, '', 'orders'), ['orders']);
+});
+
 test('the alternate exchange takes messages the exchange itself cannot route', () => {
   const reg = new ExchangeRegistry();
   reg.declare({ name: 'ae', type: 'fanout' });

@@ -353,7 +353,8 @@ export class CursorState {
   pushRecords(level: number, records: readonly Record[], readEnd: number): void {
     const L = this.levels[level];
     if (L.head === L.buffer.length) {
-      L.buffer = [];
+      // All taken (and their slots cleared): the same array serves the next read.
+      L.buffer.length = 0;
       L.head = 0;
     } else if (L.head > 0) {
       L.buffer = L.buffer.slice(L.head);
@@ -440,7 +441,10 @@ export class CursorState {
       L.next = startOffset;
       this.markDirty();
     }
-    while (L.head < L.buffer.length && L.buffer[L.head].offset < startOffset) L.bufferedBytes -= valueBytes(L.buffer[L.head++]);
+    while (L.head < L.buffer.length && L.buffer[L.head].offset < startOffset) {
+      L.bufferedBytes -= valueBytes(L.buffer[L.head]);
+      L.buffer[L.head++] = undefined as unknown as Record;
+    }
     if (L.readOffset < startOffset) L.readOffset = startOffset;
     if (L.endOffset < startOffset) L.endOffset = startOffset;
   }
@@ -612,7 +616,9 @@ export class CursorState {
   }
 
   private consumeBuffered(L: LevelState, r: Record): void {
-    L.head++;
+    // Drop the buffer's reference: a buffer array that outlived a young-generation GC would otherwise keep every
+    // record taken from it (and the chunk its bytes view) alive, and promoted, until the next full GC.
+    L.buffer[L.head++] = undefined as unknown as Record;
     L.bufferedBytes -= valueBytes(r);
     if (r.offset > L.next) this.ackRange(L, L.next, r.offset); // a gap in the log (compaction, control batch)
     if (r.offset >= L.next) {

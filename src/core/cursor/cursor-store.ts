@@ -32,7 +32,8 @@ import type { Log } from '../../storage/log.js';
 import { ATTR_CONTROL, OFFSET_ATTRIBUTES, batchLastOffset, decodeRecordBatch, iterateBatches, type RecordInput } from '../../storage/record-batch.js';
 import { BrokerError } from '../broker-error.js';
 import { AckSet } from './ack-set.js';
-import type { CursorSnapshot, LevelSnapshot } from './cursor-state.js';
+import type { CursorSnapshot } from './cursor-state.js';
+import { LevelJsonWriter } from './level-json.js';
 
 /** What a registered cursor gives the store. CursorState implements it. */
 export interface CursorStateSource {
@@ -50,6 +51,7 @@ export interface CursorStoreOptions {
 }
 
 const FORMAT_VERSION = 1;
+const NO_REGISTRATIONS: readonly CursorRegistration[] = [];
 const SLOT_SEPARATOR = '\u0000';
 
 interface Deferred {
@@ -82,12 +84,23 @@ export class CursorRegistration {
   dirty = false;
   removed = false;
 
+  /** Record keys by slot (0: the checkpoint key, s: delta slot s), built once: a key never changes. */
+  private readonly keys: Buffer[] = [];
+
   constructor(
     readonly id: string,
     readonly source: CursorStateSource,
     epoch: number,
   ) {
     this.epoch = epoch;
+  }
+
+  /**
+   * The key of slot `seq`. Records of successive writes share it: a key Buffer is never written to after it is
+   * made (the log copies it into the batch, or keeps it as is), so sharing cannot change a stored key.
+   */
+  keyFor(seq: number): Buffer {
+    return (this.keys[seq] ??= Buffer.from(seq === 0 ? this.id : this.id + SLOT_SEPARATOR + seq, 'utf8'));
   }
 }
 
@@ -102,15 +115,12 @@ interface ReplayState {
   levels: ReplayLevel[];
 }
 
+/** A level as stored (LevelJsonWriter writes it; replay parses it). */
 interface EncodedLevel {
   f: number;
   n: number;
   r: number[];
   c: number[];
-}
-
-function encodeLevels(levels: readonly LevelSnapshot[]): EncodedLevel[] {
-  return levels.map((l) => ({ f: l.floor, n: l.next, r: l.ranges, c: l.counts }));
 }
 
 export class CursorStore {
@@ -124,7 +134,11 @@ export class CursorStore {
   private writing = false;
   private next: Deferred | null = null;
   private current: Deferred | null = null;
+  /** The cursors whose records the write in progress carries. */
+  private currentRegs: readonly CursorRegistration[] = NO_REGISTRATIONS;
   private closed = false;
+  /** Encodes every record value of this store (one at a time: recordFor runs synchronously). */
+  private readonly json = new LevelJsonWriter();
 
   private constructor(log: Log, options: CursorStoreOptions) {
     this.log = log;
@@ -225,10 +239,15 @@ export class CursorStore {
 
   private readonly runCycle = (): void => {
     this.scheduled = false;
-    void this.writeCycle();
+    this.writeCycle();
   };
 
-  private async writeCycle(): Promise<void> {
+  /**
+   * One write: a record per dirty cursor, appended together. Not an async function: it runs once per tick
+   * while cursors change, and the log's promise gets two handlers made once (no promise or closure per cycle
+   * beyond the log's own and the shared `deferred`).
+   */
+  private writeCycle(): void {
     if (this.writing) return;
     const done = this.next;
     const regs = this.dirty;
@@ -237,28 +256,47 @@ export class CursorStore {
     if (done === null) return;
     this.writing = true;
     this.current = done;
-    const records: RecordInput[] = [];
-    for (const reg of regs) {
-      reg.dirty = false;
-      if (reg.removed) continue;
-      const rec = this.recordFor(reg);
-      if (rec !== null) records.push(rec);
-    }
+    this.currentRegs = regs;
+    let append: Promise<unknown> | null = null;
     try {
-      if (records.length > 0) await this.appendChunked(records);
-      done.resolve();
-    } catch (err) {
-      // The drained deltas are lost: force full checkpoints so no hole remains.
-      for (const reg of regs) reg.needCheckpoint = true;
-      this.onError?.(err);
-      done.reject(err);
-    } finally {
-      this.writing = false;
-      this.current = null;
-      if (this.next !== null && !this.scheduled) {
-        this.scheduled = true;
-        setImmediate(this.runCycle);
+      const records: RecordInput[] = [];
+      for (const reg of regs) {
+        reg.dirty = false;
+        if (reg.removed) continue;
+        const rec = this.recordFor(reg);
+        if (rec !== null) records.push(rec);
       }
+      if (records.length > 0) append = this.appendChunked(records);
+    } catch (err) {
+      this.onWriteFailed(err);
+      return;
+    }
+    if (append === null) this.onWritten();
+    else append.then(this.onWritten, this.onWriteFailed);
+  }
+
+  private readonly onWritten = (): void => {
+    const done = this.current!;
+    this.endCycle();
+    done.resolve();
+  };
+
+  private readonly onWriteFailed = (err: unknown): void => {
+    const done = this.current!;
+    // The drained deltas are lost: force full checkpoints so no hole remains.
+    for (const reg of this.currentRegs) reg.needCheckpoint = true;
+    this.endCycle();
+    this.onError?.(err);
+    done.reject(err);
+  };
+
+  private endCycle(): void {
+    this.writing = false;
+    this.current = null;
+    this.currentRegs = NO_REGISTRATIONS;
+    if (this.next !== null && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.runCycle);
     }
   }
 
@@ -268,33 +306,33 @@ export class CursorStore {
       reg.epoch++;
       reg.seq = 0;
       reg.needCheckpoint = false;
-      const value = { v: FORMAT_VERSION, t: 'c', e: reg.epoch, l: encodeLevels(snap.levels) };
-      return { key: Buffer.from(reg.id, 'utf8'), value: Buffer.from(JSON.stringify(value), 'utf8') };
+      return { key: reg.keyFor(0), value: this.json.checkpoint(FORMAT_VERSION, reg.epoch, snap.levels) };
     }
     const delta = reg.source.drainDelta();
     if (delta === null) return null;
     reg.seq++;
-    const value = { v: FORMAT_VERSION, t: 'd', e: reg.epoch, s: reg.seq, l: encodeLevels(delta.levels) };
-    return { key: Buffer.from(reg.id + SLOT_SEPARATOR + reg.seq, 'utf8'), value: Buffer.from(JSON.stringify(value), 'utf8') };
+    return { key: reg.keyFor(reg.seq), value: this.json.delta(FORMAT_VERSION, reg.epoch, reg.seq, delta.levels) };
   }
 
   /** Appends in batches under the log's size limit; the log keeps them in call order. */
-  private async appendChunked(records: RecordInput[]): Promise<void> {
+  private appendChunked(records: RecordInput[]): Promise<unknown> {
     const limit = Math.max(1024, (this.log.config.maxMessageBytes >> 1) - 1024);
     let start = 0;
     let bytes = 0;
-    const appends: Promise<unknown>[] = [];
+    let appends: Promise<unknown>[] | null = null;
     for (let i = 0; i < records.length; i++) {
       const size = (records[i].key?.length ?? 0) + (records[i].value?.length ?? 0) + 32;
       if (i > start && bytes + size > limit) {
-        appends.push(this.log.appendRecords(records.slice(start, i)));
+        (appends ??= []).push(this.log.appendRecords(records.slice(start, i)));
         start = i;
         bytes = 0;
       }
       bytes += size;
     }
+    // One batch (every write of a few cursors): the log's own promise, no copy of the array and no Promise.all.
+    if (appends === null) return this.log.appendRecords(records);
     appends.push(this.log.appendRecords(records.slice(start)));
-    await Promise.all(appends);
+    return Promise.all(appends);
   }
 
   private async replay(readBytes: number): Promise<void> {

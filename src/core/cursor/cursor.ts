@@ -20,7 +20,7 @@
  * Crash behaviour: see cursor-store.ts — after a restart in-flight records are redelivered with their
  * delivery count (redelivered = true), acked ones never are.
  */
-import type { Log } from '../../storage/log.js';
+import type { Log, ReadResult } from '../../storage/log.js';
 import { ATTR_CONTROL, OFFSET_ATTRIBUTES, batchLastOffset, decodeRecordBatch, iterateBatches, type Record } from '../../storage/record-batch.js';
 import { BrokerError } from '../broker-error.js';
 import { Consumer, Dispatch, type ConsumerOptions, type DispatchMode } from './dispatch.js';
@@ -123,6 +123,10 @@ export class Cursor implements CursorSink {
   private readonly reading: boolean[];
   private readonly loading: boolean[];
   private readonly appendListeners: Array<(hw: number) => void>;
+  /** Per level: where the read in progress started, and its result handlers (made once: no closure per read). */
+  private readonly readFrom: number[];
+  private readonly onRead: Array<(result: ReadResult) => void>;
+  private readonly onReadError: Array<(err: unknown) => void>;
   private readonly pullConsumer = new Consumer({ id: '__pull' }, -1);
   private pullOut: Delivery[] | null = null;
   private ioWaiters: Array<() => void> = [];
@@ -143,6 +147,9 @@ export class Cursor implements CursorSink {
     this.loading = options.sources.map(() => false);
     // One listener per level, made once: nothing is allocated per append.
     this.appendListeners = options.sources.map((_, level) => (hw: number) => this.onAppend(level, hw));
+    this.readFrom = options.sources.map(() => 0);
+    this.onRead = options.sources.map((_, level) => (result: ReadResult) => this.readDone(level, result));
+    this.onReadError = options.sources.map((_, level) => (err: unknown) => this.readFailed(level, err));
     state.onWake = () => this.pump();
     const self = this;
     this.pullSink = {
@@ -418,31 +425,54 @@ export class Cursor implements CursorSink {
     if (L.readOffset >= L.endOffset) return;
     if (L.bufferedCount >= this.maxRecords >> 1 || L.bufferedBytes >= this.maxBytes >> 1) return;
     this.reading[level] = true;
-    void this.readLevel(level);
+    this.readLevel(level);
   }
 
-  private async readLevel(level: number): Promise<void> {
-    const log = this.sources[level];
+  /**
+   * Reads the level's next chunk. Runs once per append when a consumer keeps up, so it is not an async
+   * function: the log's promise gets this level's two handlers, made once in the constructor.
+   */
+  private readLevel(level: number): void {
+    const from = this.state.levels[level].readOffset;
+    this.readFrom[level] = from;
+    let read: Promise<ReadResult>;
+    try {
+      read = this.sources[level].read(from, this.maxBytes >> 1);
+    } catch (err) {
+      this.readFailed(level, err);
+      return;
+    }
+    read.then(this.onRead[level], this.onReadError[level]);
+  }
+
+  private readDone(level: number, result: ReadResult): void {
     const L = this.state.levels[level];
     try {
-      const from = L.readOffset;
-      const result = await log.read(from, this.maxBytes >> 1);
       this.state.setEndOffset(level, result.highWatermark);
-      const { decoded, end } = decodeChunk(result.records, Math.max(1, this.maxRecords - L.bufferedCount), from);
+      const { decoded, end } = decodeChunk(result.records, Math.max(1, this.maxRecords - L.bufferedCount), this.readFrom[level]);
       this.state.pushRecords(level, decoded, end);
     } catch (err) {
-      if (isOutOfRange(err) && L.readOffset < log.startOffset) this.state.skipTo(level, log.startOffset);
-      else {
-        this.onError(err);
-        // Do not spin on a failing log: the next append event retries.
-        this.reading[level] = false;
-        this.wakeIo();
-        return;
-      }
+      this.readFailed(level, err);
+      return;
     }
     this.reading[level] = false;
     this.wakeIo();
     this.pump();
+  }
+
+  private readFailed(level: number, err: unknown): void {
+    const log = this.sources[level];
+    if (isOutOfRange(err) && this.state.levels[level].readOffset < log.startOffset) {
+      this.state.skipTo(level, log.startOffset);
+      this.reading[level] = false;
+      this.wakeIo();
+      this.pump();
+      return;
+    }
+    this.onError(err);
+    // Do not spin on a failing log: the next append event retries.
+    this.reading[level] = false;
+    this.wakeIo();
   }
 
   private ioPending(): boolean {

@@ -39,6 +39,7 @@ import {
   encodeMethodWithRawContent,
   fieldTableToObject,
   fieldValueToPlain,
+  utf8Text,
   type BasicProperties,
   type FieldTable,
   type FieldValue,
@@ -82,7 +83,10 @@ interface PendingContent {
   header: Buffer | null;
   properties: BasicProperties | null;
   bodySize: number;
-  chunks: Buffer[];
+  /** The body when it came in one frame (the usual case: no array per message). */
+  first: Buffer | null;
+  /** Every body frame once there is more than one. */
+  chunks: Buffer[] | null;
   have: number;
 }
 
@@ -95,6 +99,8 @@ const DIRECT_REPLY_TO_PREFIX = `${DIRECT_REPLY_TO}.`;
 export class AmqpChannel {
   private state: 'open' | 'closing' | 'closed' = 'open';
   private work: Promise<void> = Promise.resolve();
+  /** Methods on `work` not yet finished: while it is 0, a publish may run at once (it would be next anyway). */
+  private queued = 0;
   private content: PendingContent | null = null;
   private nextTag = 1;
   private readonly unacked = new Map<number, Unacked>();
@@ -116,6 +122,22 @@ export class AmqpChannel {
   private replyTo: { token: string; tag: string } | null = null;
   /** tx.select mode: publishes and acks buffered until tx.commit (null when not transactional). */
   private tx: Array<() => void> | null = null;
+  /**
+   * The last content header accepted on the channel: its bytes (copied), properties and body size. Shared by
+   * the messages whose header bytes are the same, so it is never written to: publish() replaces a message's
+   * header or properties (direct reply-to) with new objects, and records only read the bytes.
+   */
+  private lastHeader: { header: Buffer; properties: BasicProperties; bodySize: number } | null = null;
+  /** basic.deliver's arguments, rewritten for each delivery (encoded at once, never kept). */
+  private readonly deliverArgs: MethodArgs['BasicDeliver'] = { consumerTag: '', deliveryTag: 0, redelivered: false, exchange: '', routingKey: '' };
+  /** publish(): the queue names routed to and their queues (reused; emptied by each publish). */
+  private readonly routed: string[] = [];
+  private readonly targets: Queue[] = [];
+  /** The last cursor-store promise a settle got (see settle). */
+  private settleWatched: Promise<void> | null = null;
+  private readonly onSettleFailed = (err: unknown): void => {
+    this.conn.deps.logger.warn({ err, cid: this.conn.id }, 'amqp settle failed');
+  };
   /** Appends of this channel's publishes not yet resolved. */
   private readonly appends = new Set<Promise<unknown>>();
 
@@ -147,7 +169,7 @@ export class AmqpChannel {
         if (m.name === 'BasicPublish') {
           this.conn.traffic.messagesIn++;
           this.conn.publishing();
-          this.content = { args: m.args, header: null, properties: null, bodySize: 0, chunks: [], have: 0 };
+          this.content = { args: m.args, header: null, properties: null, bodySize: 0, first: null, chunks: null, have: 0 };
           return;
         }
         this.onMethod(m);
@@ -156,18 +178,30 @@ export class AmqpChannel {
       case FrameType.HEADER: {
         const c = this.content;
         if (c === null || c.header !== null) throw new AmqpError('UNEXPECTED_FRAME', `unexpected content header on channel ${this.id}`);
-        const h = decodeContentHeader(payload);
-        if (h.classId !== 60) throw new AmqpError('FRAME_ERROR', `content header for class ${h.classId}`);
-        if (h.bodySize > this.conn.options.maxMessageBytes) {
-          this.content = null;
-          this.fail(new AmqpError('PRECONDITION_FAILED', `message size ${h.bodySize} is larger than configured max size ${this.conn.options.maxMessageBytes}`, 60, 40));
-          return;
+        const last = this.lastHeader;
+        if (last !== null && payload.equals(last.header)) {
+          // The same bytes as the previous message's header (a publisher sends the same properties and, for
+          // same-size bodies, the same size every time): share its copy and decoding, which nothing writes to.
+          c.header = last.header;
+          c.properties = last.properties;
+          c.bodySize = last.bodySize;
+        } else {
+          // Copied first: the payload is a view of a socket chunk, and the header is stored with the message and
+          // kept for the next one; the properties' tables and strings are then views of the copy.
+          const header = Buffer.from(payload);
+          const h = decodeContentHeader(header);
+          if (h.classId !== 60) throw new AmqpError('FRAME_ERROR', `content header for class ${h.classId}`);
+          if (h.bodySize > this.conn.options.maxMessageBytes) {
+            this.content = null;
+            this.fail(new AmqpError('PRECONDITION_FAILED', `message size ${h.bodySize} is larger than configured max size ${this.conn.options.maxMessageBytes}`, 60, 40));
+            return;
+          }
+          c.header = header;
+          c.properties = h.properties;
+          c.bodySize = h.bodySize;
+          this.lastHeader = { header: c.header, properties: h.properties, bodySize: h.bodySize };
         }
-        // Copy: the payload is a view of a socket chunk and the header is stored with the message.
-        c.header = Buffer.from(payload);
-        c.properties = h.properties;
-        c.bodySize = h.bodySize;
-        if (h.bodySize === 0) this.completeContent();
+        if (c.bodySize === 0) this.completeContent();
         return;
       }
       case FrameType.BODY: {
@@ -175,7 +209,8 @@ export class AmqpChannel {
         if (c === null || c.header === null) throw new AmqpError('UNEXPECTED_FRAME', `unexpected content body on channel ${this.id}`);
         c.have += payload.length;
         if (c.have > c.bodySize) throw new AmqpError('FRAME_ERROR', `content body longer than the ${c.bodySize} bytes declared`, 60, 40);
-        c.chunks.push(payload);
+        if (c.first === null) c.first = payload;
+        else (c.chunks ??= [c.first]).push(payload);
         if (c.have === c.bodySize) this.completeContent();
         return;
       }
@@ -187,8 +222,19 @@ export class AmqpChannel {
   private completeContent(): void {
     const c = this.content!;
     this.content = null;
-    const body = c.chunks.length === 0 ? EMPTY : c.chunks.length === 1 ? c.chunks[0] : Buffer.concat(c.chunks, c.have);
+    const body = c.chunks !== null ? Buffer.concat(c.chunks, c.have) : (c.first ?? EMPTY);
     const seq = this.confirm ? ++this.publishSeq : 0;
+    if (this.queued === 0 && this.tx === null) {
+      // Nothing earlier on this channel is still running: the chain would run the publish next anyway, so run it
+      // now, without the two promises and two closures a turn on the chain costs per message.
+      if (this.state !== 'open' || this.conn.closed) return;
+      try {
+        this.publish(c, body, seq);
+      } catch (err) {
+        this.failed(err, 60, 40);
+      }
+      return;
+    }
     this.run(() => {
       if (this.tx !== null) this.tx.push(() => this.publish(c, body, seq));
       else this.publish(c, body, seq);
@@ -208,18 +254,26 @@ export class AmqpChannel {
 
   /** Runs `fn` after every earlier method of the channel; its failure closes the channel or the connection. */
   private run(fn: () => Promise<void> | void, classId: number, methodId: number): void {
+    this.queued++;
     this.work = this.work.then(async () => {
-      if (this.state !== 'open' || this.conn.closed) return;
       try {
+        if (this.state !== 'open' || this.conn.closed) return;
         // A publish is synchronous: awaiting its undefined would cost a promise and a microtask per message.
         const done = fn();
         if (done !== undefined) await done;
       } catch (err) {
-        const { error, known } = toAmqpError(err, classId, methodId);
-        if (!known) this.conn.deps.logger.error({ err, cid: this.conn.id, channel: this.id, peer: this.conn.deps.peerAddress }, 'amqp method failed');
-        this.fail(error);
+        this.failed(err, classId, methodId);
+      } finally {
+        this.queued--;
       }
     });
+  }
+
+  /** A method failed: logged when unexpected, then the channel (or the connection) is closed. */
+  private failed(err: unknown, classId: number, methodId: number): void {
+    const { error, known } = toAmqpError(err, classId, methodId);
+    if (!known) this.conn.deps.logger.error({ err, cid: this.conn.id, channel: this.id, peer: this.conn.deps.peerAddress }, 'amqp method failed');
+    this.fail(error);
   }
 
   private async handle(m: Method): Promise<void> {
@@ -474,17 +528,23 @@ export class AmqpChannel {
       if (seq > 0) this.confirmed(seq, true);
       return;
     }
-    const headersObj = props.headers === undefined ? undefined : fieldTableToObject(props.headers);
+    // An empty table (amqplib sends one with every message) matches and delays like no table: skip the object.
+    const headersObj = props.headers === undefined || props.headers.size === 0 ? undefined : fieldTableToObject(props.headers);
     // The default exchange routes to the queue its key names, within the vhost.
     // (A key with a NUL names no queue: it could only name another vhost's.)
-    const routed = a.exchange === '' && a.routingKey.includes('\u0000')
-      ? []
-      : this.conn.broker.exchanges.route(this.ex(a.exchange), a.exchange === '' ? this.qn(a.routingKey) : a.routingKey, headersObj);
-    const targets: Queue[] = [];
-    for (const name of routed) {
-      const q = queues.get(name);
+    // The routed names and the targets are the channel's arrays, reused: both are used up before publish returns.
+    const routed = this.routed;
+    routed.length = 0;
+    if (!(a.exchange === '' && a.routingKey.includes('\u0000'))) {
+      this.conn.broker.exchanges.routeInto(routed, this.ex(a.exchange), a.exchange === '' ? this.qn(a.routingKey) : a.routingKey, headersObj);
+    }
+    const targets = this.targets;
+    targets.length = 0;
+    for (let i = 0; i < routed.length; i++) {
+      const q = queues.get(routed[i]);
       if (q !== undefined) targets.push(q);
     }
+    routed.length = 0;
     // Interop (DESIGN.md): a publish on amq.topic is also a publish of subject <routing key> on the Router, so
     // NATS/MQTT subscribers and streams capturing that subject get it. Keys that are not subjects (`a..b`, spaces,
     // `*`) are escaped reversibly (core/router/translate.ts); only the empty key has no subject.
@@ -506,11 +566,7 @@ export class AmqpChannel {
     // The usual publish (one queue, no delay, no topic subject) waits on the queue's append promise itself: no
     // array, closure or isStored step per message.
     const single = delayMs <= 0 && subject === null && targets.length === 1;
-    const appends: Promise<unknown>[] | null = single
-      ? null
-      : delayMs > 0
-        ? targets.map((q) => this.scheduleDelayed(q, body, headers, timestamp, delayMs, props.priority))
-        : targets.map((q) => queues.publish(q, body, headers, timestamp, options).then(isStored));
+    const appends: Promise<unknown>[] | null = single ? null : this.appendEach(targets, body, headers, timestamp, options, delayMs, props.priority);
     if (subject !== null) {
       // Without the raw properties (binary; other protocols' header encodings cannot carry it): an AMQP consumer
       // of the subject gets properties rebuilt from the mapped headers.
@@ -525,6 +581,24 @@ export class AmqpChannel {
       }
     }
     const all: Promise<unknown> = appends === null ? queues.publish(targets[0], body, headers, timestamp, options) : appends.length === 1 ? appends[0] : Promise.all(appends);
+    targets.length = 0;
+    this.watchAppend(all, seq);
+  }
+
+  /**
+   * The appends of a publish to several queues, or with a delay. Apart from publish() so that publish has no
+   * closures: a closure there would make every publish allocate a context holding its body, headers and
+   * properties, and the append's reaction would keep that context alive until the append is durable.
+   */
+  private appendEach(targets: readonly Queue[], body: Buffer, headers: RecordHeader[], timestamp: number, options: PublishOptions, delayMs: number, priority: number | undefined): Promise<unknown>[] {
+    const queues = this.conn.queues;
+    return delayMs > 0
+      ? targets.map((q) => this.scheduleDelayed(q, body, headers, timestamp, delayMs, priority))
+      : targets.map((q) => queues.publish(q, body, headers, timestamp, options).then(isStored));
+  }
+
+  /** Counts the append in flight and confirms publish `seq` (if confirms are on) once it settles. */
+  private watchAppend(all: Promise<unknown>, seq: number): void {
     this.appends.add(all);
     this.conn.appendStarted();
     // One reaction per publish, not a finally/catch/then chain (three promises per message on the hot path).
@@ -709,7 +783,12 @@ export class AmqpChannel {
       this.consumerUnacked++;
     }
     this.conn.traffic.messagesOut++;
-    this.conn.send(this.encodeContent('BasicDeliver', { consumerTag: cc.tag, deliveryTag: tag, redelivered: d.redelivered }, d, cc.queue.isStream));
+    // The channel's one basic.deliver argument object: encodeContent fills and encodes it at once.
+    const args = this.deliverArgs;
+    args.consumerTag = cc.tag;
+    args.deliveryTag = tag;
+    args.redelivered = d.redelivered;
+    this.conn.send(this.encodeContent('BasicDeliver', args, d, cc.queue.isStream));
     if (this.channelFull()) {
       // The channel's global prefetch is used up: every acking consumer of the channel waits for an ack.
       for (const other of this.consumers.values()) if (other.consumer !== null && !other.noAck) other.consumer.paused = true;
@@ -770,16 +849,29 @@ export class AmqpChannel {
     let raw: Buffer | null = null;
     let exchange = '';
     let routingKey = '';
-    for (const h of record.headers) {
+    const fields = record.headers;
+    for (let i = 0; i < fields.length; i++) {
+      const h = fields[i];
       if (h.value === null) continue;
       if (h.key === QUEUE_HEADERS.amqpProperties) raw = h.value;
-      else if (h.key === QUEUE_HEADERS.exchange) exchange = h.value.toString('utf8');
-      else if (h.key === QUEUE_HEADERS.routingKey) routingKey = h.value.toString('utf8');
+      // The same few names come with every delivery: utf8Text shares the string decoded last time.
+      else if (h.key === QUEUE_HEADERS.exchange) exchange = utf8Text(h.value, 0, h.value.length);
+      else if (h.key === QUEUE_HEADERS.routingKey) routingKey = utf8Text(h.value, 0, h.value.length);
     }
     const body = record.value ?? EMPTY;
-    const full = name === 'BasicDeliver'
-      ? { consumerTag: args.consumerTag!, deliveryTag: args.deliveryTag, redelivered: args.redelivered, exchange, routingKey }
-      : { deliveryTag: args.deliveryTag, redelivered: args.redelivered, exchange, routingKey, messageCount: args.messageCount! };
+    let full: MethodArgs['BasicDeliver'] | MethodArgs['BasicGetOk'];
+    if (name === 'BasicDeliver') {
+      // Every field is set here before encoding, so nothing of the previous delivery can remain in it.
+      const reused = this.deliverArgs;
+      reused.consumerTag = args.consumerTag!;
+      reused.deliveryTag = args.deliveryTag;
+      reused.redelivered = args.redelivered;
+      reused.exchange = exchange;
+      reused.routingKey = routingKey;
+      full = reused;
+    } else {
+      full = { deliveryTag: args.deliveryTag, redelivered: args.redelivered, exchange, routingKey, messageCount: args.messageCount! };
+    }
     const rawUsable = raw !== null && raw.length >= 12 && raw.readUInt32BE(8) === body.length && raw.readUInt32BE(4) === 0;
     if (rawUsable && !streamOffset) return encodeMethodWithRawContent(this.id, name, full as never, raw!, body, this.conn.frameMax);
     const props = rawUsable ? decodeContentHeader(raw!).properties : propertiesFromRecord(record.headers);
@@ -805,7 +897,12 @@ export class AmqpChannel {
       const cursor = u.cursor;
       try {
         const done = how === 'ack' ? cursor.ack(u.delivery) : cursor.nack(u.delivery, { requeue });
-        done.catch((err: unknown) => this.conn.deps.logger.warn({ err, cid: this.conn.id }, 'amqp settle failed'));
+        // The cursor store shares one promise among the settles of a write cycle: watch each promise once, not
+        // with a closure and a promise per settled message (a failed write is logged once, not once per message).
+        if (done !== this.settleWatched) {
+          this.settleWatched = done;
+          done.catch(this.onSettleFailed);
+        }
       } catch {
         // The queue was deleted or the record was already requeued: nothing left to settle.
       }
@@ -888,7 +985,12 @@ function methodIds(name: string): [number, number] {
 const METHOD_IDS = new Map<string, [number, number]>(Object.values(METHODS).map((m) => [m.name, [m.classId, m.methodId]]));
 
 /** The record headers of a published message: the raw properties plus the mapped ones (docs/interop.md). */
-const NO_PUBLISH_OPTIONS = {};
+const NO_PUBLISH_OPTIONS: PublishOptions = {};
+/** A queue publish's per-message options (QueueRegistry.publish). */
+interface PublishOptions {
+  priority?: number;
+  expirationMs?: number;
+}
 /** The exchange type of RabbitMQ's delayed-message plugin, and the argument marking such an exchange here. */
 const DELAYED_EXCHANGE_TYPE = 'x-delayed-message';
 const DELAYED_MARKER_ARG = 'x-tributary-delayed-message';

@@ -127,7 +127,7 @@ export class AmqpConnection {
   private state: State = 'header';
   private readonly splitter: FrameSplitter;
   private readonly channels = new Map<number, AmqpChannel>();
-  private out: Buffer[] = [];
+  private readonly out: Buffer[] = [];
   private flushScheduled = false;
   private lastSentMs = Date.now();
   private lastReceivedMs = Date.now();
@@ -447,9 +447,12 @@ export class AmqpConnection {
     this.out.push(buf);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(this.flushLater);
     }
   }
+
+  /** flush() for setImmediate, made once rather than a closure per tick. */
+  private readonly flushLater = (): void => this.flush();
 
   sendMethod<K extends MethodName>(channel: number, name: K, args: MethodInit<K>): void {
     this.send(encodeMethodFrame(channel, name, args));
@@ -458,11 +461,12 @@ export class AmqpConnection {
   flush(): void {
     this.flushScheduled = false;
     if (this.out.length === 0 || this.state === 'closed' || this.stream.destroyed) {
-      this.out = [];
+      this.out.length = 0;
       return;
     }
+    // The array is reused: Buffer.concat copies, and a single buffer is taken out before the array is emptied.
     const data = this.out.length === 1 ? this.out[0] : Buffer.concat(this.out);
-    this.out = [];
+    this.out.length = 0;
     this.lastSentMs = Date.now();
     this.stream.write(data);
   }

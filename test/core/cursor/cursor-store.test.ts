@@ -158,3 +158,59 @@ test('deleting a cursor tombstones its state', async () => {
   await within(cursor.delete());
   assert.equal((await CursorStore.open(cursors)).get('orders/0/q'), undefined);
 });
+
+/** A MemoryLog that also keeps every RecordInput it was given, as a log holding on to its input could. */
+class KeepingLog extends MemoryLog {
+  readonly given: RecordInput[] = [];
+  override appendRecords(records: readonly RecordInput[]): Promise<AppendResult> {
+    this.given.push(...records);
+    return super.appendRecords(records);
+  }
+}
+
+test('each write goes under its slot key, and key buffers shared by later writes never change a record already given to the log', async () => {
+  const data = new MemoryLog();
+  const cursors = new KeepingLog();
+  await fill(data, 12);
+  const { store, cursor, got } = await openCursor(data, cursors);
+  cursor.attach({ id: 'a' });
+  await until(() => got.length === 12, 'delivered');
+  for (const d of got) await within(cursor.ack(d));
+  // checkpointEvery 4: a checkpoint, then deltas in slots 1..3, then a checkpoint again, and so on.
+  const keys = cursors.given.map((r) => r.key!.toString('utf8'));
+  assert.ok(keys.length >= 9, `enough writes to wrap the slots (${keys.length})`);
+  keys.forEach((k, i) => assert.equal(k, i % 4 === 0 ? 'orders/0/q' : `orders/0/q\u0000${i % 4}`, `write ${i}`));
+  // The same key Buffer serves a slot every time; what the log was given earlier still reads the same.
+  assert.equal(cursors.given[1].key, cursors.given[5].key, 'slot 1 reuses its key buffer');
+  // Every value is its own buffer: the first delta still says what it said, after all the writes since.
+  const firstDelta = JSON.parse(cursors.given[1].value!.toString('utf8'));
+  assert.equal(firstDelta.t, 'd');
+  assert.equal(firstDelta.s, 1);
+  const replayed = (await CursorStore.open(cursors)).get('orders/0/q')!;
+  assert.equal(replayed.levels[0].floor, 12, 'every ack replays');
+  await cursor.close();
+  await store.close();
+});
+
+test('a cursor whose state cannot be read fails that write only: the store goes on and the next write is a checkpoint', async () => {
+  const cursors = new MemoryLog();
+  const store = await within(CursorStore.open(cursors, { checkpointEvery: 4 }));
+  let broken = false;
+  const source = {
+    drainDelta: () => {
+      if (broken) throw new Error('state unreadable');
+      return { levels: [{ floor: 1, next: 2, ranges: [], counts: [] }] };
+    },
+    snapshot: () => ({ levels: [{ floor: 3, next: 3, ranges: [], counts: [] }] }),
+  };
+  const { registration, persisted } = store.register('s', source);
+  await within(persisted);
+  broken = true;
+  await assert.rejects(within(store.schedule(registration)), /state unreadable/);
+  broken = false;
+  await within(store.schedule(registration));
+  const last = decodeRecords((await cursors.read(cursors.endOffset - 1, 1 << 20)).records).at(-1)!;
+  assert.equal(last.key!.toString(), 's', 'written under the checkpoint key');
+  assert.equal((await CursorStore.open(cursors)).get('s')!.levels[0].floor, 3);
+  await store.close();
+});

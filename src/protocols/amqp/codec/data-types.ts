@@ -26,9 +26,19 @@ export function readShortString(r: BufferReader, field: string): string {
   const start = r.offset + 1;
   const end = start + len;
   r.offset = end;
+  return utf8Text(buf, start, end);
+}
+
+/**
+ * buf[start, end) as a UTF-8 string; short ASCII texts (names, tags, routing keys) come from a small cache of
+ * recent ones, so decoding the same bytes again allocates nothing. The short-string decoder, and the broker for
+ * names stored as bytes (a delivery's exchange and routing key).
+ */
+export function utf8Text(buf: Buffer, start: number, end: number): string {
+  const len = end - start;
   // Names, tags and ids are short and almost always ASCII: building them in JS avoids a call into C++ for
   // utf8Slice, which costs more than the loop at these lengths. Anything else takes the UTF-8 decoder.
-  if (len === 0) return '';
+  if (len <= 0) return '';
   if (len <= ASCII_FAST_MAX) {
     // The same few strings (exchange, routing key, consumer tag) arrive with every message: look the bytes up
     // among recently decoded ones and share that string, so the common case allocates nothing.
