@@ -21,7 +21,7 @@ function bigBatch(tag: string, count: number, options: { producerId?: number; ba
   return encodeRecordBatch(records, options.producerId === undefined ? {} : { producerId: options.producerId, producerEpoch: 0, baseSequence: options.baseSequence ?? 0 });
 }
 
-test('large Produce frames: stored byte for byte, corrupted ones refused, idempotent retries recognised, delivered live', T, async (t) => {
+test('large Produce frames: stored byte for byte, corrupted or oversized ones refused, idempotent retries recognised, delivered live', T, async (t) => {
   const f = await startKafka(t);
   const raw = await rawKafka(t, f.port);
   await raw.request(ApiKey.CreateTopics, 4, { topics: [{ name: 'big', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
@@ -48,6 +48,12 @@ test('large Produce frames: stored byte for byte, corrupted ones refused, idempo
   corrupt[300_000] ^= 0x55;
   const r2 = await produce(corrupt);
   assert.equal(r2.errorCode, ErrorCode.CORRUPT_MESSAGE, 'a flipped byte in the middle of the records fails the CRC');
+
+  // Over the topic's max.message.bytes, as socket reads too: MESSAGE_TOO_LARGE, nothing stored.
+  await raw.request(ApiKey.CreateTopics, 4, { topics: [{ name: 'capped', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'max.message.bytes', value: '100000' }] }], timeoutMs: 5000, validateOnly: false });
+  const capped = await raw.request(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'capped', partitionData: [{ index: 0, records: bigBatch('big', 300) }] }] });
+  assert.equal(capped.responses[0].partitionResponses[0].errorCode, ErrorCode.MESSAGE_TOO_LARGE);
+  assert.equal(f.broker.requireStream('capped').offsets(0).endOffset, 0);
 
   const r3 = await produce(bigBatch('c', 300));
   assert.equal(r3.errorCode, ErrorCode.NONE);
