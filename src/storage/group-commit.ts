@@ -5,8 +5,9 @@
  *
  * Grouping rule: the first append queued while the writer is idle schedules a flush with `setImmediate`, so
  * every append made in the same turn of the event loop (including those from other I/O callbacks of the same
- * poll phase) joins one group; appends queued while a flush is in flight (its write or fsync) form the next
- * group. One group = one `writev` + (with fsync `always`) one `fdatasync`, then all its promises resolve together.
+ * poll phase) joins one group; appends queued while a flush is in flight form the next group. One group = one
+ * `writev` per segment; under fsync `always` the log runs its fdatasyncs behind the writes, one covering every
+ * group written before it started (PartitionLog.syncLoop), and a group's promises resolve together after it.
  *
  * Invariants: groups and tasks run one at a time, in the order they were queued; an append queued before a
  * task is flushed before the task runs (truncate after append sees the append on disk).
