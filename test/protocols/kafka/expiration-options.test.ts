@@ -7,10 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { resolveConfig } from '../../../src/server/config.js';
-import { startServer } from '../../../src/server/lifecycle.js';
-import type { BrokerOptions } from '../../../src/server/broker-handle.js';
+import { brokerOptionsOf } from '../../support/broker-options-of.js';
 import { serveCommand } from '../../../src/cli/serve.js';
 
 test('serve has the expiry flags, with Kafka\'s defaults', async (t) => {
@@ -33,18 +31,7 @@ test('the expiry options reach the broker', async (t) => {
     stdoutIsTTY: false,
     flags: { httpPort: '0', kafkaTransactionalIdExpirationMs: '12345' },
   });
-  let seen: BrokerOptions | null = null;
-  const server = await startServer({
-    config,
-    version: '0',
-    logger: pino({ level: 'silent' }),
-    plugins: [],
-    openBroker: async (options) => {
-      seen = options;
-      return { ready: true, close: async () => undefined };
-    },
-  });
-  await server.stop();
-  assert.equal(seen!.transactions?.transactionalIdExpirationMs, 12345);
-  assert.deepEqual(seen!.producers, { producerIdExpirationMs: 5000 });
+  const seen = await brokerOptionsOf(config);
+  assert.equal(seen.transactions?.transactionalIdExpirationMs, 12345);
+  assert.deepEqual(seen.producers, { producerIdExpirationMs: 5000 });
 });

@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { Kafka, logLevel } from 'kafkajs';
 import { resolveConfig } from '../../../src/server/config.js';
 import { defaultPlugins, startServer } from '../../../src/server/lifecycle.js';
-import type { BrokerOptions } from '../../../src/server/broker-handle.js';
+import { brokerOptionsOf } from '../../support/broker-options-of.js';
 import { serveCommand } from '../../../src/cli/serve.js';
 import { Broker } from '../../../src/core/broker.js';
 import { logDirectory, logName } from '../../../src/core/log-factory.js';
@@ -55,19 +55,8 @@ test('the transaction options reach the broker from a flag, a variable and the f
     stdoutIsTTY: false,
     flags: { httpPort: '0', kafkaTransactionMaxTimeoutMs: '60000' },
   });
-  let seen: BrokerOptions | null = null;
-  const server = await startServer({
-    config,
-    version: '0',
-    logger: pino({ level: 'silent' }),
-    plugins: [],
-    openBroker: async (options) => {
-      seen = options;
-      return { ready: true, close: async () => undefined };
-    },
-  });
-  await server.stop();
-  assert.deepEqual(seen!.transactions, { transactionalIdExpirationMs: 604_800_000, maxTimeoutMs: 60_000, checkIntervalMs: 250, indexSnapshotIntervalMs: 0 });
+  const seen = await brokerOptionsOf(config);
+  assert.deepEqual(seen.transactions, { transactionalIdExpirationMs: 604_800_000, maxTimeoutMs: 60_000, checkIntervalMs: 250, indexSnapshotIntervalMs: 0 });
 });
 
 test('through a real server: a timeout above the maximum is refused, timed-out transactions are aborted on the check, index snapshots are written on the interval', async (t) => {
