@@ -40,6 +40,7 @@
 import type { Record } from '../../storage/record-batch.js';
 import { AckSet } from './ack-set.js';
 import { type Consumer, type Dispatch, hashKey } from './dispatch.js';
+import { IntegerMap } from '../integer-map.js';
 
 export interface Clock {
   now(): number;
@@ -216,7 +217,8 @@ export class LevelState {
   head = 0;
   bufferedBytes = 0;
   readonly pending = new OffsetQueue();
-  readonly inFlight = new Map<number, Entry>();
+  /** Per-message churn: an IntegerMap, not a Map (see integer-map.ts: a Map's rehashes cost GC pauses). */
+  readonly inFlight = new IntegerMap<Entry>();
   readonly deadLettering = new Map<number, Entry>();
   heldCount = 0;
   // Journal since the last drain: acked ranges as [start, end, ...] and explicit delivery counts.

@@ -48,6 +48,7 @@ import {
 } from './codec/index.js';
 import type { AmqpConnection } from './connection.js';
 import { AmqpError, toAmqpError } from './reply-codes.js';
+import { IntegerMap } from '../../core/integer-map.js';
 
 /** A basic.consume: the Cursor's consumer context. */
 class ChannelConsumer implements DeliveryTarget {
@@ -103,7 +104,8 @@ export class AmqpChannel {
   private queued = 0;
   private content: PendingContent | null = null;
   private nextTag = 1;
-  private readonly unacked = new Map<number, Unacked>();
+  /** By delivery tag; an IntegerMap, not a Map (per-message churn: see core/integer-map.ts). */
+  private readonly unacked = new IntegerMap<Unacked>();
   private readonly consumers = new Map<string, ChannelConsumer>();
   /** basic.qos global=false: the prefetch of consumers created afterwards. */
   private prefetchCount = 0;
@@ -909,7 +911,7 @@ export class AmqpChannel {
     };
     if (multiple) {
       if (tag !== 0 && tag >= this.nextTag) throw new AmqpError('PRECONDITION_FAILED', `unknown delivery tag ${tag}`, 60, how === 'ack' ? 80 : 120);
-      // Tags are the map's insertion order; deleting the visited entry while iterating a Map is safe (no copy).
+      // The map iterates in tag order; deleting the visited entry while iterating is safe (no copy).
       for (const [t, u] of this.unacked) {
         if (tag !== 0 && t > tag) break;
         apply(t, u);
