@@ -623,32 +623,22 @@ export class Stream extends EventEmitter {
     // producer sends) and LogAppendTime need not rewrite them; otherwise they are joined, off the fast path.
     let records = input;
     if (records instanceof ByteChunks && (this.logAppendTime || records.length < BATCH_HEADER_SIZE || batchSizeAt(records) !== records.length)) records = records.join();
+    const batches: Array<Buffer | ByteChunks> = [];
     if (records instanceof ByteChunks) {
       if (records.length > this._logConfig.maxMessageBytes) throw tooLarge(records.length);
       // The log patches the base offset into the first piece; with the header there, 'produced' sees it too.
-      records = records.withHead(BATCH_HEADER_SIZE);
-      let result: AppendResult;
-      try {
-        const done = log.append(records);
-        this.track(done);
-        result = await done;
-      } catch (err) {
-        throw toBrokerError(err);
-      }
-      this.markTrim(partition);
-      if (options.live !== false && this.listenerCount('produced') > 0) this.emit('produced', partition, [records]);
-      return result;
+      batches.push(records.withHead(BATCH_HEADER_SIZE));
+    } else {
+      let pos = 0;
+      do {
+        if (records.length - pos < BATCH_HEADER_SIZE) throw corrupt(`${records.length - pos} bytes at ${pos} are shorter than a batch header`);
+        const size = batchSizeAt(records, pos);
+        if (size < BATCH_HEADER_SIZE || size > records.length - pos) throw corrupt(`batch length ${size} at ${pos} does not fit ${records.length - pos} bytes`);
+        if (size > this._logConfig.maxMessageBytes) throw tooLarge(size);
+        batches.push(records.length === size ? records : records.subarray(pos, pos + size));
+        pos += size;
+      } while (pos < records.length);
     }
-    const batches: Buffer[] = [];
-    let pos = 0;
-    do {
-      if (records.length - pos < BATCH_HEADER_SIZE) throw corrupt(`${records.length - pos} bytes at ${pos} are shorter than a batch header`);
-      const size = batchSizeAt(records, pos);
-      if (size < BATCH_HEADER_SIZE || size > records.length - pos) throw corrupt(`batch length ${size} at ${pos} does not fit ${records.length - pos} bytes`);
-      if (size > this._logConfig.maxMessageBytes) throw tooLarge(size);
-      batches.push(records.length === size ? records : records.subarray(pos, pos + size));
-      pos += size;
-    } while (pos < records.length);
     const logAppendTime = this.logAppendTime;
     if (batches.length > 1 || logAppendTime) {
       for (const b of batches) {
@@ -661,7 +651,8 @@ export class Stream extends EventEmitter {
     }
     if (logAppendTime) {
       const now = this.now();
-      for (const b of batches) {
+      // Joined above: with LogAppendTime no batch is ByteChunks.
+      for (const b of batches as Buffer[]) {
         b.writeInt16BE(b.readInt16BE(OFFSET_ATTRIBUTES) | ATTR_TIMESTAMP_TYPE_LOG_APPEND, OFFSET_ATTRIBUTES);
         writeInt64(b, OFFSET_MAX_TIMESTAMP, now);
         updateBatchCrc(b);

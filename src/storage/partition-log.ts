@@ -252,9 +252,10 @@ export class PartitionLog extends EventEmitter implements Log {
   append(input: Buffer | ByteChunks): Promise<AppendResult> {
     // A batch kept as socket reads has its header made contiguous (a copy of at most 61 bytes, when it straddles),
     // so the header fields below are read and patched in one buffer; the rest goes to writev as it arrived.
-    const chunks = input instanceof ByteChunks ? input.withHead(BATCH_HEADER_SIZE) : null;
-    const batch = chunks === null ? (input as Buffer) : chunks.pieces[0];
-    const length = input.length;
+    const bytes = input instanceof ByteChunks ? input.withHead(BATCH_HEADER_SIZE) : input;
+    // The batch header's fields are read and patched here: the whole batch, or the first piece.
+    const header = bytes instanceof ByteChunks ? bytes.pieces[0] : bytes;
+    const length = bytes.length;
     if (this.closed) return Promise.reject(new StorageError('TRIB_LOG_CLOSED', `log ${this.dir} is closed`));
     if (this.failure !== null) return Promise.reject(new StorageError('TRIB_STORAGE_IO', `log ${this.dir} failed earlier: ${this.failure.message}`, { cause: this.failure }));
     if (length > this.config.maxMessageBytes) {
@@ -262,7 +263,7 @@ export class PartitionLog extends EventEmitter implements Log {
     }
     let size: number;
     try {
-      size = validateBatch(chunks ?? batch);
+      size = validateBatch(bytes);
     } catch (err) {
       return Promise.reject(new StorageError('TRIB_CORRUPT_RECORD', `rejected batch: ${(err as Error).message}`, { cause: err }));
     }
@@ -271,16 +272,16 @@ export class PartitionLog extends EventEmitter implements Log {
     }
     // Offsets are taken now, synchronously, so they follow call order whatever the flush timing.
     const baseOffset = this._endOffset;
-    setBatchBaseOffset(batch, baseOffset);
-    const lastOffset = baseOffset + batch.readInt32BE(OFFSET_LAST_OFFSET_DELTA);
+    setBatchBaseOffset(header, baseOffset);
+    const lastOffset = baseOffset + header.readInt32BE(OFFSET_LAST_OFFSET_DELTA);
     this._endOffset = lastOffset + 1;
     return new Promise<AppendResult>((resolve, reject) => {
       this.writer.enqueue({
-        batch: chunks ?? batch,
+        batch: bytes,
         baseOffset,
         lastOffset,
-        maxTimestamp: batchMaxTimestamp(batch),
-        recordsCount: batch.readInt32BE(OFFSET_RECORDS_COUNT),
+        maxTimestamp: batchMaxTimestamp(header),
+        recordsCount: header.readInt32BE(OFFSET_RECORDS_COUNT),
         resolve,
         reject,
       });

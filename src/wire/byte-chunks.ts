@@ -51,20 +51,23 @@ export class ByteChunks {
     return { buf: this.copyOut(pos, pos + n), at: 0 };
   }
 
+  /** Calls `fn` for each piece's share of bytes [start, end), in order: the piece and the range within it. */
+  private eachIn(start: number, end: number, fn: (piece: Buffer, from: number, to: number) => void): void {
+    let pieceStart = 0;
+    for (const p of this.pieces) {
+      const pieceEnd = pieceStart + p.length;
+      if (pieceEnd > start && pieceStart < end) fn(p, Math.max(start, pieceStart) - pieceStart, Math.min(end, pieceEnd) - pieceStart);
+      if (pieceEnd >= end) break;
+      pieceStart = pieceEnd;
+    }
+  }
+
   private copyOut(from: number, to: number): Buffer {
     const out = Buffer.allocUnsafe(to - from);
     let written = 0;
-    let start = 0;
-    for (const p of this.pieces) {
-      const end = start + p.length;
-      if (end > from && start < to) {
-        const a = Math.max(from, start) - start;
-        const b = Math.min(to, end) - start;
-        written += p.copy(out, written, a, b);
-      }
-      if (end >= to) break;
-      start = end;
-    }
+    this.eachIn(from, to, (p, a, b) => {
+      written += p.copy(out, written, a, b);
+    });
     return out;
   }
 
@@ -97,13 +100,7 @@ export class ByteChunks {
   subarray(start: number, end: number): Buffer | ByteChunks {
     if (!(start >= 0 && start <= end && end <= this.length)) throw new RangeError(`ByteChunks: subarray(${start}, ${end}) of ${this.length} bytes`);
     const parts: Buffer[] = [];
-    let pieceStart = 0;
-    for (const p of this.pieces) {
-      const pieceEnd = pieceStart + p.length;
-      if (pieceEnd > start && pieceStart < end) parts.push(p.subarray(Math.max(start, pieceStart) - pieceStart, Math.min(end, pieceEnd) - pieceStart));
-      if (pieceEnd >= end) break;
-      pieceStart = pieceEnd;
-    }
+    this.eachIn(start, end, (p, a, b) => parts.push(p.subarray(a, b)));
     if (parts.length === 0) return Buffer.alloc(0);
     return parts.length === 1 ? parts[0] : new ByteChunks(parts, end - start);
   }
@@ -123,13 +120,9 @@ export class ByteChunks {
   /** CRC-32C of bytes [start, end), piece by piece (crc32c continues from an initial value). */
   crc32c(start: number, end: number): number {
     let crc = 0;
-    let pieceStart = 0;
-    for (const p of this.pieces) {
-      const pieceEnd = pieceStart + p.length;
-      if (pieceEnd > start && pieceStart < end) crc = crc32c(p.subarray(Math.max(start, pieceStart) - pieceStart, Math.min(end, pieceEnd) - pieceStart), crc);
-      if (pieceEnd >= end) break;
-      pieceStart = pieceEnd;
-    }
+    this.eachIn(start, end, (p, a, b) => {
+      crc = crc32c(p.subarray(a, b), crc);
+    });
     return crc;
   }
 }
