@@ -145,7 +145,8 @@ test('field values survive the JSON encoding', () => {
       fc.constant(null),
       fc.boolean(),
       fc.string(),
-      fc.double(),
+      // NaN is not equal to itself under Erlang `==` (fieldValuesEqual), so it is checked on its own below.
+      fc.double({ noNaN: true }),
       fc.bigInt(),
       fc.uint8Array().map((u) => Buffer.from(u)),
       fc.array(tie('v'), { maxLength: 3 }),
@@ -155,7 +156,9 @@ test('field values survive the JSON encoding', () => {
   fc.assert(
     fc.property(value, (v) => {
       const back = decodeFieldValue(JSON.parse(JSON.stringify(encodeFieldValue(v))));
-      assert.ok(fieldValuesEqual(back, v) || (typeof v === 'number' && Number.isNaN(v) && Number.isNaN(back as number)));
+      assert.ok(fieldValuesEqual(back, v));
     }),
   );
+  const nan = decodeFieldValue(JSON.parse(JSON.stringify(encodeFieldValue({ top: NaN, list: [NaN] })))) as { top: number; list: number[] };
+  assert.ok(Number.isNaN(nan.top) && Number.isNaN(nan.list[0]));
 });
