@@ -11,10 +11,13 @@
  *               previous write and `c` the counts that changed; `f` and `n` are current values.
  *   tombstone   value = null on the checkpoint key and every delta key: the cursor was deleted.
  *
- * Writes: changes are coalesced per tick (setImmediate): one append carries one record per dirty cursor, and
- * while an append is in flight later changes wait and go out together in the next one (group commit at the
- * cursor level). Every `checkpointEvery`-th write of a cursor is a checkpoint with a new epoch; deltas carry
- * the epoch and a sequence number 1..checkpointEvery-1, which is also their key suffix.
+ * Writes: changes are coalesced: one append carries one record per dirty cursor, and while an append is in
+ * flight later changes wait and go out together in the next one (group commit at the cursor level). A write
+ * starts at the next tick (setImmediate), but no sooner than `minWriteIntervalMs` after the previous one started:
+ * a consumer taking one message per event-loop turn would otherwise cost one write and one fsync of this log per
+ * delivery, as many as the queue's own (measured at 2000 msg/s on AMQP: 3629 writes and fsyncs of `__cursors`
+ * for 3586 of the queue in 5 s). Every `checkpointEvery`-th write of a cursor is a checkpoint with a new epoch;
+ * deltas carry the epoch and a sequence number 1..checkpointEvery-1, which is also their key suffix.
  *
  * Why this survives compaction (newest record per key): the checkpoint key keeps the newest checkpoint, and
  * each delta slot keeps its newest delta. Every delta written since the newest checkpoint has that
@@ -25,8 +28,9 @@
  *
  * Guarantees: a change is durable once the promise from `schedule()` (Cursor.ack) resolves. A failed append
  * rejects that promise, and the next write of each affected cursor is a full checkpoint, so the dropped delta
- * cannot leave a hole. A crash loses at most the changes of writes not yet acknowledged by the log: acks
- * (→ redelivered after restart) and deliveries (→ redelivered with the count they had at the last write).
+ * cannot leave a hole. A crash loses at most the changes of writes not yet acknowledged by the log (at most
+ * about `minWriteIntervalMs` plus one fsync of them): acks (→ redelivered after restart) and deliveries
+ * (→ redelivered with the count they had at the last write). `flush()` writes what is pending at once.
  */
 import type { Log } from '../../storage/log.js';
 import { ATTR_CONTROL, OFFSET_ATTRIBUTES, batchLastOffset, decodeRecordBatch, iterateBatches, type RecordInput } from '../../storage/record-batch.js';
@@ -48,7 +52,11 @@ export interface CursorStoreOptions {
   onError?: (err: unknown) => void;
   /** Bytes per replay read. */
   replayReadBytes?: number;
+  /** A write starts no sooner than this many ms after the previous one started. Default 10; 0 = every tick. */
+  minWriteIntervalMs?: number;
 }
+
+export const DEFAULT_CURSOR_WRITE_INTERVAL_MS = 10;
 
 const FORMAT_VERSION = 1;
 const NO_REGISTRATIONS: readonly CursorRegistration[] = [];
@@ -130,7 +138,14 @@ export class CursorStore {
   private readonly replayed = new Map<string, ReplayState>();
   private readonly registrations = new Map<string, CursorRegistration>();
   private dirty: CursorRegistration[] = [];
+  /** A write cycle is armed (setImmediate, or `timer` while the interval since the last write runs). */
   private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly minWriteIntervalMs: number;
+  /** performance.now() when the last write started. */
+  private lastWriteAt = -Infinity;
+  /** flush() asked for the pending changes: the next write does not wait for the interval. */
+  private urgent = false;
   private writing = false;
   private next: Deferred | null = null;
   private current: Deferred | null = null;
@@ -144,6 +159,7 @@ export class CursorStore {
     this.log = log;
     this.checkpointEvery = Math.max(1, options.checkpointEvery ?? 64);
     this.onError = options.onError;
+    this.minWriteIntervalMs = Math.max(0, options.minWriteIntervalMs ?? DEFAULT_CURSOR_WRITE_INTERVAL_MS);
   }
 
   /** Opens the store over its log, replaying every record to rebuild the newest state per cursor id. */
@@ -205,10 +221,7 @@ export class CursorStore {
       this.dirty.push(reg);
     }
     if (this.next === null) this.next = deferred();
-    if (!this.scheduled && !this.writing) {
-      this.scheduled = true;
-      setImmediate(this.runCycle);
-    }
+    if (!this.writing) this.arm();
     return this.next.promise;
   }
 
@@ -222,8 +235,18 @@ export class CursorStore {
     await this.log.appendRecords(records);
   }
 
-  /** Resolves when everything scheduled so far is written (or rejects if that write failed). */
+  /** Writes what is pending now (no interval wait); resolves when everything scheduled so far is written. */
   async flush(): Promise<void> {
+    if (this.next !== null) {
+      // The pending changes go out next, without the interval wait (also after a write still in flight).
+      this.urgent = true;
+      if (this.timer !== null) {
+        clearTimeout(this.timer);
+        this.timer = null;
+        this.scheduled = false;
+        this.arm();
+      }
+    }
     const p = (this.next ?? this.current)?.promise;
     if (p !== undefined) await p;
   }
@@ -237,8 +260,18 @@ export class CursorStore {
     }
   }
 
+  /** Arms the next write cycle: the next tick, or once `minWriteIntervalMs` has passed since the last write. */
+  private arm(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const wait = this.urgent ? 0 : this.lastWriteAt + this.minWriteIntervalMs - performance.now();
+    if (wait > 0) this.timer = setTimeout(this.runCycle, wait);
+    else setImmediate(this.runCycle);
+  }
+
   private readonly runCycle = (): void => {
     this.scheduled = false;
+    this.timer = null;
     this.writeCycle();
   };
 
@@ -255,6 +288,8 @@ export class CursorStore {
     this.dirty = [];
     if (done === null) return;
     this.writing = true;
+    this.urgent = false;
+    this.lastWriteAt = performance.now();
     this.current = done;
     this.currentRegs = regs;
     let append: Promise<unknown> | null = null;
@@ -294,10 +329,7 @@ export class CursorStore {
     this.writing = false;
     this.current = null;
     this.currentRegs = NO_REGISTRATIONS;
-    if (this.next !== null && !this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.runCycle);
-    }
+    if (this.next !== null) this.arm();
   }
 
   private recordFor(reg: CursorRegistration): RecordInput | null {

@@ -81,6 +81,8 @@ test('acks of one tick are written as one append, and ack() resolves only after 
   let resolved = 0;
   const promises = got.map((d) => cursor.ack(d).then(() => void resolved++));
   assert.equal(new Set(promises.map(() => 1)).size, 1);
+  // The write starts once the store's write interval since the flush's write has passed.
+  await until(() => cursors.appends > before, 'the acks written');
   await settle(5);
   assert.equal(cursors.appends - before, 1, 'one append for 200 acks');
   assert.equal(resolved, 0, 'not durable yet: the append is held');
@@ -88,6 +90,30 @@ test('acks of one tick are written as one append, and ack() resolves only after 
   await within(Promise.all(promises));
   assert.equal(resolved, 200);
   cursors.gate = null;
+  await cursor.close();
+});
+
+test('writes start at most once per minWriteIntervalMs, and flush() writes what is pending at once', async () => {
+  const data = new MemoryLog();
+  const cursors = new GatedLog();
+  await fill(data, 3);
+  // An interval no test machine reaches by accident: only flush() can write the second change early.
+  const store = await within(CursorStore.open(cursors, { minWriteIntervalMs: 60_000 }));
+  const got: Delivery[] = [];
+  const cursor = await within(Cursor.open({ id: 'orders/0/q', sources: [data], store, deliver: (_c, d) => void got.push(d) }));
+  cursor.attach({ id: 'a' });
+  await until(() => got.length === 3, 'delivered');
+  await until(() => cursors.appends === 1, 'the first write goes out at once');
+  let acked = false;
+  const ack = cursor.ack(got[0]).then(() => (acked = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(cursors.appends, 1, 'the ack waits for the interval');
+  assert.equal(acked, false);
+  await within(store.flush());
+  assert.equal(cursors.appends, 2, 'flush wrote it without waiting');
+  await within(ack);
+  const replayed = await CursorStore.open(cursors);
+  assert.equal(replayed.get('orders/0/q')!.levels[0].floor, 1, 'the ack is in the log');
   await cursor.close();
 });
 
