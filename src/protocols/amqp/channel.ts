@@ -118,7 +118,10 @@ export class AmqpChannel {
   // Publisher confirms.
   private confirm = false;
   private publishSeq = 0;
+  /** Every publish up to this sequence number is settled (stored or refused). */
   private confirmFloor = 0;
+  /** Every publish up to this one has been reported (basic.ack / basic.nack sent). */
+  private confirmSent = 0;
   private readonly confirmDone = new Map<number, boolean>();
   /** Direct reply-to: this channel's pseudo-consumer of `amq.rabbitmq.reply-to` (token and consumer tag). */
   private replyTo: { token: string; tag: string } | null = null;
@@ -636,37 +639,41 @@ export class AmqpChannel {
     return this.conn.broker.scheduleDelayed(this.conn.principal, q.stream.name, level, { key: null, value: body, headers, timestamp }, timestamp + delayMs).then(() => true);
   }
 
-  /** Records the outcome of publish `seq` and sends acks/nacks for the contiguous run now settled. */
+  /**
+   * Records the outcome of publish `seq`. Acks of the contiguous settled run are not sent one by one: the
+   * connection asks for them when it writes (sendConfirms), so the publishes one fsync settles get one
+   * basic.ack with `multiple` (at 2000 msg/s: about one frame per fsync instead of one per message). A nack
+   * goes out at once, after the acks below it.
+   */
   private confirmed(seq: number, ok: boolean): void {
     if (this.state === 'closed') return;
     if (ok && seq === this.confirmFloor + 1 && this.confirmDone.size === 0) {
-      // Settled in order with nothing waiting behind it (the usual case): the ack the loop below would send,
-      // without a map entry and a closure per message.
+      // Settled in order with nothing waiting behind it (the usual case): no map entry per message.
       this.confirmFloor = seq;
-      this.conn.sendMethod(this.id, 'BasicAck', { deliveryTag: seq, multiple: false });
+      this.conn.beforeWrite(this);
       return;
     }
     this.confirmDone.set(seq, ok);
-    let runStart = 0;
-    const flushRun = (end: number): void => {
-      if (runStart === 0) return;
-      this.conn.sendMethod(this.id, 'BasicAck', { deliveryTag: end, multiple: end > runStart });
-      runStart = 0;
-    };
     for (;;) {
       const next = this.confirmFloor + 1;
       const outcome = this.confirmDone.get(next);
       if (outcome === undefined) break;
       this.confirmDone.delete(next);
-      this.confirmFloor = next;
-      if (outcome) {
-        if (runStart === 0) runStart = next;
-      } else {
-        flushRun(next - 1);
+      if (!outcome) {
+        this.sendConfirms();
         this.conn.sendMethod(this.id, 'BasicNack', { deliveryTag: next, multiple: false, requeue: false });
+        this.confirmSent = next;
       }
+      this.confirmFloor = next;
     }
-    flushRun(this.confirmFloor);
+    if (this.confirmFloor > this.confirmSent) this.conn.beforeWrite(this);
+  }
+
+  /** Sends one basic.ack for the settled publishes not yet reported (all acks: nacks are sent at once). */
+  sendConfirms(): void {
+    if (this.confirmFloor <= this.confirmSent || this.state === 'closed') return;
+    this.conn.sendMethod(this.id, 'BasicAck', { deliveryTag: this.confirmFloor, multiple: this.confirmFloor > this.confirmSent + 1 });
+    this.confirmSent = this.confirmFloor;
   }
 
   // --- consume ----------------------------------------------------------------------------------------

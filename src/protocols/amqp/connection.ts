@@ -129,6 +129,8 @@ export class AmqpConnection {
   private readonly channels = new Map<number, AmqpChannel>();
   private readonly out: Buffer[] = [];
   private flushScheduled = false;
+  /** Channels with publisher confirms settled but not yet sent (see beforeWrite). */
+  private readonly confirming: AmqpChannel[] = [];
   private lastSentMs = Date.now();
   private lastReceivedMs = Date.now();
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -451,6 +453,19 @@ export class AmqpConnection {
     }
   }
 
+  /**
+   * `ch` has publisher confirms to send: it is asked (sendConfirms) just before the next write, so every
+   * confirm settled until then goes out as one basic.ack.
+   */
+  beforeWrite(ch: AmqpChannel): void {
+    if (this.state === 'closed') return;
+    if (!this.confirming.includes(ch)) this.confirming.push(ch);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushLater);
+    }
+  }
+
   /** flush() for setImmediate, made once rather than a closure per tick. */
   private readonly flushLater = (): void => this.flush();
 
@@ -460,6 +475,10 @@ export class AmqpConnection {
 
   flush(): void {
     this.flushScheduled = false;
+    if (this.confirming.length > 0) {
+      for (const ch of this.confirming) ch.sendConfirms();
+      this.confirming.length = 0;
+    }
     if (this.out.length === 0 || this.state === 'closed' || this.stream.destroyed) {
       this.out.length = 0;
       return;

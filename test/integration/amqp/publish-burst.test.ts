@@ -128,3 +128,43 @@ test('interleaved deliveries to two consumers of one channel each carry their ow
     assert.equal(g.redelivered, g.body === 'r', g.body);
   }
 });
+
+test('confirms of a burst come as basic.ack frames with multiple, and a nack in the middle still reports its own publish', async (t) => {
+  const f = await startAmqp(t);
+  const conn = await f.client();
+  const ch = await conn.createConfirmChannel();
+  await ch.assertQueue('burst', { durable: true });
+  // Holds one message and refuses the next while it is there: publish 101 is nacked, the others are acked.
+  await ch.assertQueue('full', { durable: true, arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
+  const frames: Array<{ kind: string; deliveryTag: number; multiple: boolean }> = [];
+  ch.on('ack', (a: { deliveryTag: number; multiple: boolean }) => frames.push({ kind: 'ack', ...a }));
+  ch.on('nack', (a: { deliveryTag: number; multiple: boolean }) => frames.push({ kind: 'nack', deliveryTag: a.deliveryTag, multiple: a.multiple }));
+  const outcome = (queue: string, body: string): Promise<boolean> =>
+    new Promise((resolve) => ch.sendToQueue(queue, Buffer.from(body), { persistent: true }, (err) => resolve(err === null || err === undefined)));
+  const results = await within(
+    Promise.all([
+      ...Array.from({ length: 99 }, (_, i) => outcome('burst', `m${i + 1}`)),
+      outcome('full', 'kept'),
+      outcome('full', 'refused'),
+      ...Array.from({ length: 99 }, (_, i) => outcome('burst', `n${i + 1}`)),
+    ]),
+    'every publish settled',
+  );
+  assert.deepEqual(
+    results.map((ok, i) => (ok ? null : i + 1)).filter((x) => x !== null),
+    [101],
+    'only the refused publish is nacked',
+  );
+  // Each frame covers every earlier unreported tag (multiple) or just its own: walking them in order must
+  // report each of 1..200 exactly once, the nack on 101 alone.
+  let reported = 0;
+  for (const fr of frames) {
+    assert.ok(fr.deliveryTag > reported, `frames in order (${JSON.stringify(fr)} after ${reported})`);
+    if (!fr.multiple) assert.equal(fr.deliveryTag, reported + 1, 'a single ack or nack is the next tag');
+    if (fr.kind === 'nack') assert.equal(fr.deliveryTag, 101);
+    reported = fr.deliveryTag;
+  }
+  assert.equal(reported, 200);
+  assert.ok(frames.length < 100, `one frame per settled run, not per publish (${frames.length} frames for 200 publishes)`);
+  assert.deepEqual((await drainQueue(ch, 'burst')).length, 198);
+});
