@@ -106,6 +106,8 @@ export class AmqpChannel {
   private nextTag = 1;
   /** By delivery tag; an IntegerMap, not a Map (per-message churn: see core/integer-map.ts). */
   private readonly unacked = new IntegerMap<Unacked>();
+  /** No unacked delivery has a lower tag (a multiple settle scans tags from here instead of the whole table). */
+  private lowestUnacked = 1;
   private readonly consumers = new Map<string, ChannelConsumer>();
   /** basic.qos global=false: the prefetch of consumers created afterwards. */
   private prefetchCount = 0;
@@ -918,11 +920,23 @@ export class AmqpChannel {
     };
     if (multiple) {
       if (tag !== 0 && tag >= this.nextTag) throw new AmqpError('PRECONDITION_FAILED', `unknown delivery tag ${tag}`, 60, how === 'ack' ? 80 : 120);
-      // The map iterates in tag order; deleting the visited entry while iterating is safe (no copy).
-      for (const [t, u] of this.unacked) {
-        if (tag !== 0 && t > tag) break;
-        apply(t, u);
+      const end = tag === 0 ? this.nextTag - 1 : tag;
+      if (end - this.lowestUnacked < 4 * this.unacked.size) {
+        // Tags are handed out in sequence, so the settled ones lie between the hint and `end`: look them up
+        // (a consumer acking every 100 of 1000 in flight visits 100 tags, not the table's 1000 keys as text).
+        for (let t = this.lowestUnacked; t <= end; t++) {
+          const u = this.unacked.get(t);
+          if (u !== undefined) apply(t, u);
+        }
+      } else {
+        // Sparse (tags taken by no-ack deliveries in between): walk the table, in tag order; deleting the
+        // visited entry while iterating is safe.
+        for (const [t, u] of this.unacked) {
+          if (t > end) break;
+          apply(t, u);
+        }
       }
+      if (end >= this.lowestUnacked) this.lowestUnacked = end + 1;
       return;
     }
     const u = this.unacked.get(tag);

@@ -109,6 +109,43 @@ test('nack with multiple requeues every unacked delivery up to the tag; nackAll 
   assert.equal(await ch.get('multi'), false);
 });
 
+test('ack with multiple settles exactly the acked consumer\'s deliveries up to the tag, also with no-ack tags in between', async (t) => {
+  const f = await startAmqp(t);
+  const conn = await f.client();
+  const ch = await conn.createChannel();
+  await ch.assertQueue('kept', { durable: false });
+  await ch.assertQueue('auto', { durable: false });
+  // Tags are per channel: the no-ack consumer's deliveries take tags between the acked ones, densely (a few)
+  // and then sparsely (many), which the settle walks in two different ways.
+  for (let round = 0; round < 2; round++) {
+    const noAckPerKept = round === 0 ? 1 : 12;
+    const kept = collector<ConsumeMessage>(6, 'acked-consumer deliveries');
+    const auto = collector<ConsumeMessage>(6 * noAckPerKept, 'no-ack deliveries');
+    const keptTag = (await ch.consume('kept', (m) => m && kept.push(m))).consumerTag;
+    const autoTag = (await ch.consume('auto', (m) => m && auto.push(m), { noAck: true })).consumerTag;
+    for (let i = 0; i < 6; i++) {
+      for (let j = 0; j < noAckPerKept; j++) ch.sendToQueue('auto', Buffer.from(`a${i}.${j}`));
+      ch.sendToQueue('kept', Buffer.from(`k${i}`));
+    }
+    const got = await kept.done;
+    await auto.done;
+    ch.ack(got[3], true); // k0..k3
+    await ch.cancel(keptTag);
+    await ch.cancel(autoTag);
+    // Closing the channel requeues what is still unacked: exactly k4 and k5.
+    const other = await conn.createChannel();
+    await ch.recover();
+    const left: string[] = [];
+    for (;;) {
+      const m = await other.get('kept', { noAck: true });
+      if (m === false) break;
+      left.push(m.content.toString());
+    }
+    assert.deepEqual(left.sort(), ['k4', 'k5'], `round ${round}`);
+    await other.close();
+  }
+});
+
 test('basic.qos global=true limits the whole channel across queues; global=false still limits each consumer; both apply', async (t) => {
   const f = await startAmqp(t);
   const conn = await f.client();
