@@ -124,6 +124,8 @@ export class AmqpChannel {
   private confirmFloor = 0;
   /** Every publish up to this one has been reported (basic.ack / basic.nack sent). */
   private confirmSent = 0;
+  /** The connection will call sendConfirms before its next write (asked once per write, not per publish). */
+  private confirmsAsked = false;
   private readonly confirmDone = new Map<number, boolean>();
   /** Direct reply-to: this channel's pseudo-consumer of `amq.rabbitmq.reply-to` (token and consumer tag). */
   private replyTo: { token: string; tag: string } | null = null;
@@ -652,7 +654,7 @@ export class AmqpChannel {
     if (ok && seq === this.confirmFloor + 1 && this.confirmDone.size === 0) {
       // Settled in order with nothing waiting behind it (the usual case): no map entry per message.
       this.confirmFloor = seq;
-      this.conn.beforeWrite(this);
+      this.askToSendConfirms();
       return;
     }
     this.confirmDone.set(seq, ok);
@@ -668,11 +670,18 @@ export class AmqpChannel {
       }
       this.confirmFloor = next;
     }
-    if (this.confirmFloor > this.confirmSent) this.conn.beforeWrite(this);
+    if (this.confirmFloor > this.confirmSent) this.askToSendConfirms();
+  }
+
+  private askToSendConfirms(): void {
+    if (this.confirmsAsked) return;
+    this.confirmsAsked = true;
+    this.conn.beforeWrite(this);
   }
 
   /** Sends one basic.ack for the settled publishes not yet reported (all acks: nacks are sent at once). */
   sendConfirms(): void {
+    this.confirmsAsked = false;
     if (this.confirmFloor <= this.confirmSent || this.state === 'closed') return;
     this.conn.sendMethod(this.id, 'BasicAck', { deliveryTag: this.confirmFloor, multiple: this.confirmFloor > this.confirmSent + 1 });
     this.confirmSent = this.confirmFloor;

@@ -447,6 +447,10 @@ export class AmqpConnection {
   send(buf: Buffer): void {
     if (this.state === 'closed') return;
     this.out.push(buf);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushLater);
@@ -455,15 +459,12 @@ export class AmqpConnection {
 
   /**
    * `ch` has publisher confirms to send: it is asked (sendConfirms) just before the next write, so every
-   * confirm settled until then goes out as one basic.ack.
+   * confirm settled until then goes out as one basic.ack. The channel calls this once per write (its own flag).
    */
   beforeWrite(ch: AmqpChannel): void {
     if (this.state === 'closed') return;
-    if (!this.confirming.includes(ch)) this.confirming.push(ch);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushLater);
-    }
+    this.confirming.push(ch);
+    this.scheduleFlush();
   }
 
   /** flush() for setImmediate, made once rather than a closure per tick. */

@@ -4,7 +4,7 @@ import { MemoryLog } from '../../../src/storage/memory-log.js';
 import { decodeRecords, type RecordInput } from '../../../src/storage/record-batch.js';
 import type { AppendResult } from '../../../src/storage/log.js';
 import { Cursor, type CursorOptions } from '../../../src/core/cursor/cursor.js';
-import { CursorStore } from '../../../src/core/cursor/cursor-store.js';
+import { CursorStore, type CursorStoreOptions } from '../../../src/core/cursor/cursor-store.js';
 import type { Delivery } from '../../../src/core/cursor/cursor-state.js';
 import { settle, until, within } from './manual-clock.js';
 
@@ -27,8 +27,8 @@ async function fill(log: MemoryLog, n: number): Promise<void> {
   await log.appendRecords(recs);
 }
 
-async function openCursor(data: MemoryLog, cursors: MemoryLog, extra: Partial<CursorOptions> = {}) {
-  const store = await within(CursorStore.open(cursors, { checkpointEvery: 4 }));
+async function openCursor(data: MemoryLog, cursors: MemoryLog, extra: Partial<CursorOptions> = {}, storeOptions: CursorStoreOptions = {}) {
+  const store = await within(CursorStore.open(cursors, { checkpointEvery: 4, ...storeOptions }));
   const got: Delivery[] = [];
   const cursor = await within(Cursor.open({ id: 'orders/0/q', sources: [data], store, deliver: (_c, d) => void got.push(d), ...extra }));
   return { store, cursor, got };
@@ -98,9 +98,7 @@ test('writes start at most once per minWriteIntervalMs, and flush() writes what 
   const cursors = new GatedLog();
   await fill(data, 3);
   // An interval no test machine reaches by accident: only flush() can write the second change early.
-  const store = await within(CursorStore.open(cursors, { minWriteIntervalMs: 60_000 }));
-  const got: Delivery[] = [];
-  const cursor = await within(Cursor.open({ id: 'orders/0/q', sources: [data], store, deliver: (_c, d) => void got.push(d) }));
+  const { store, cursor, got } = await openCursor(data, cursors, {}, { minWriteIntervalMs: 60_000 });
   cursor.attach({ id: 'a' });
   await until(() => got.length === 3, 'delivered');
   await until(() => cursors.appends === 1, 'the first write goes out at once');
