@@ -69,6 +69,7 @@ import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { ByteChunks } from '../wire/index.js';
 import { GroupCommit, type PendingAppend } from './group-commit.js';
+import { DEFAULT_INLINE_WRITES, type InlineWritePolicy } from './inline-write-policy.js';
 import { loadIndexes, loadSealedSegment, rebuildIndexes, recoverActiveSegment, type StorageLogger } from './recovery.js';
 import { segmentsToDelete } from './retention.js';
 import { compactLog, recoverCompactionLeftovers, type CompactionResult } from './compaction.js';
@@ -92,6 +93,8 @@ export interface PartitionLogOptions {
    * Left unset, the owner (the Stream layer) calls them on its own schedule.
    */
   maintenanceIntervalMs?: number;
+  /** Which groups are written on the event-loop thread (inline-write-policy.ts); the process-wide one by default. */
+  inlineWrites?: InlineWritePolicy;
 }
 
 /** A segment's state and its file, kept together in the log's segment list. */
@@ -112,6 +115,7 @@ export class PartitionLog extends EventEmitter implements Log {
   private readonly observer: StorageObserver;
   private readonly logger: StorageLogger | undefined;
   private readonly compactionMaxKeys: number;
+  private readonly inlineWrites: InlineWritePolicy;
   private segments: SegmentHandle[] = [];
   private _startOffset = 0;
   private _endOffset = 0;
@@ -146,6 +150,7 @@ export class PartitionLog extends EventEmitter implements Log {
     this.observer = options.observer ?? {};
     this.logger = options.logger;
     this.compactionMaxKeys = options.compactionMaxKeys ?? 1_000_000;
+    this.inlineWrites = options.inlineWrites ?? DEFAULT_INLINE_WRITES;
     // Tasks (roll, truncate, close...) see every earlier append durable: pipelined fsyncs finish first.
     this.writer = new GroupCommit((group) => this.flushGroup(group), () => this.beforeTask());
   }
@@ -324,7 +329,7 @@ export class PartitionLog extends EventEmitter implements Log {
         j++;
       }
       try {
-        const written = await h.file.writev(buffers, position);
+        const written = this.inlineWrites.allows(bytes, performance.now()) ? this.writeInline(h.file, buffers, position) : await h.file.writev(buffers, position);
         if (written !== bytes) throw new Error(`short write: ${written} of ${bytes} bytes`);
         if (pipelined) {
           // Its appends resolve after an fsync that starts after this write, while the next group is already
@@ -367,6 +372,17 @@ export class PartitionLog extends EventEmitter implements Log {
       this.emit('append', this._highWatermark);
       i = j;
     }
+  }
+
+  /** A small group's write on this thread (see InlineWritePolicy); a slow one sends writes to the pool for a while. */
+  private writeInline(file: SegmentFile, buffers: Buffer[], position: number): number {
+    const t0 = performance.now();
+    const written = file.writevSync(buffers, position);
+    const t1 = performance.now();
+    if (this.inlineWrites.took(t1 - t0, t1)) {
+      this.logger?.warn({ file: file.logPath, ms: Math.round((t1 - t0) * 10) / 10, backoffMs: this.inlineWrites.backoffMs }, 'storage: a write into the page cache blocked the event loop; writing on the thread pool for a while');
+    }
+    return written;
   }
 
   /**

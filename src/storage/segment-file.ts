@@ -135,6 +135,11 @@ export class SegmentFile {
     return writevAt(this.writeFd, buffers, position);
   }
 
+  /** The same write on the calling thread (InlineWritePolicy decides when). */
+  writevSync(buffers: Buffer[], position: number): number {
+    return fs.writevSync(this.writeFd, buffers, position);
+  }
+
   datasync(): Promise<void> {
     return fsFdatasync(this.writeFd);
   }

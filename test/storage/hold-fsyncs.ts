@@ -21,7 +21,7 @@ export interface FsyncHold {
 
 export function holdFsyncs(t: TestContext): FsyncHold {
   const proto = SegmentFile.prototype;
-  const { datasync, writev } = proto;
+  const { datasync, writev, writevSync } = proto;
   let held: Array<() => void> = [];
   let releasing = false;
   let writes = 0;
@@ -35,8 +35,7 @@ export function holdFsyncs(t: TestContext): FsyncHold {
     if (releasing) return run();
     return new Promise<void>((resolve, reject) => held.push(() => run().then(resolve, reject)));
   };
-  proto.writev = async function (this: SegmentFile, buffers: Buffer[], position: number): Promise<number> {
-    const n = await writev.call(this, buffers, position);
+  const counted = (n: number): number => {
     writes++;
     bytesWritten += n;
     onWrite?.();
@@ -45,9 +44,17 @@ export function holdFsyncs(t: TestContext): FsyncHold {
     for (const w of ready) w.resolve();
     return n;
   };
+  // Small groups are written inline (writevSync), larger ones on the pool (writev): count both.
+  proto.writev = async function (this: SegmentFile, buffers: Buffer[], position: number): Promise<number> {
+    return counted(await writev.call(this, buffers, position));
+  };
+  proto.writevSync = function (this: SegmentFile, buffers: Buffer[], position: number): number {
+    return counted(writevSync.call(this, buffers, position));
+  };
   t.after(() => {
     proto.datasync = datasync;
     proto.writev = writev;
+    proto.writevSync = writevSync;
   });
   return {
     release() {
