@@ -13,7 +13,8 @@
  *
  * Acknowledgement and visibility (fsync policy):
  * - `always`: group commit (group-commit.ts) with a pipelined fsync. Appends are queued; every batch queued in
- *   the same event-loop turn, or while the previous group's write is in flight, is written with one `writev`.
+ *   the same event-loop turn, or while the previous group's write is in flight, is written with one `writev`
+ *   (on this thread for a small group, on the libuv pool otherwise: inline-write-policy.ts).
  *   One `fdatasync` at a time runs behind the writes (syncLoop) and covers every group written before it
  *   started; then the high watermark advances, 'append' fires and the promises resolve. So writes never wait
  *   for an fsync, and an acknowledged (or, by default, visible) record survives kill -9 and power loss. With
