@@ -73,11 +73,15 @@ export async function settle(rounds = 3): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
-/** Waits (bounded, without sleeping) until `cond` holds, letting I/O callbacks run between checks. */
-export async function until(cond: () => boolean, what = 'condition', rounds = 500): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    if (cond()) return;
+/**
+ * Waits (bounded, without sleeping) until `cond` holds, letting I/O callbacks run between checks. The bound is
+ * real time, not a count of turns: a fast machine runs hundreds of turns inside the cursor store's 10 ms write
+ * interval, so a count let a test give up before the write it waited for could start.
+ */
+export async function until(cond: () => boolean, what = 'condition', ms = 2000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > deadline) assert.fail(`${what} did not hold within ${ms} ms`);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  assert.fail(`${what} did not hold`);
 }

@@ -96,8 +96,11 @@ test('an inbound QoS 2 packet id awaiting PUBREL survives a restart: the re-sent
   await raw.connect('sender', { cleanStart: false, properties: { sessionExpiryInterval: 600 } });
   const seen: string[] = [];
   watcher.on('message', (_t, payload) => seen.push(payload.toString()));
+  const delivered = nextMessages(watcher, 1, "the first watcher's copy");
   raw.send({ type: 'publish', dup: false, qos: 2, retain: false, topic: 'q2/a', packetId: 9, payload: Buffer.from('once') });
   await raw.next('pubrec');
+  // Routed once before the restart: the PUBREC and the watcher's copy travel separately, so wait for both.
+  await delivered;
 
   await f.restart();
   const watcher2 = await f.client({ clientId: 'watcher2' });
