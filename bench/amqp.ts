@@ -13,7 +13,9 @@
  *   latency     persistent + confirms to a durable queue at a fixed `--rate` (2000 msg/s) for `--seconds` (5):
  *               publish time (performance.now) in the body, end-to-end latency p50/p99 at the consumer.
  * Each case runs `--rounds` (3) times per broker and the best round is reported (highest msgs/s, lowest p99):
- * the machine is shared, and the best round is the least disturbed one. Broker CPU per message comes from /proc
+ * the machine is shared, and the best round is the least disturbed one. Both brokers run at once and take
+ * turns round by round (Tributary's round 1, RabbitMQ's round 1, ...), so a busy stretch of the machine falls on
+ * both rather than on one broker's whole measurement. Broker CPU per message comes from /proc
  * (RabbitMQ runs without scheduler busy-waiting, `+sbwt none`, so its CPU is its work). Ratios are Tributary /
  * RabbitMQ: msgs/s (higher is better), CPU per message and p99 (lower is better). A warm-up of 2000 messages
  * precedes the cases on each broker and, when the latency case runs, `--latency-warmups` (2) unmeasured latency
@@ -350,37 +352,71 @@ async function latency(pubConn: ChannelModel, subConn: ChannelModel, rate: numbe
   return { p50: pct(50), p99: pct(99), count: samples.length };
 }
 
-async function measure(server: Server, o: Options): Promise<Result> {
-  const pubConn = await amqp.connect(server.url);
-  const subConn = await amqp.connect(server.url);
-  // A connection lost mid-case fails the case through its channel; do not crash the process on 'error'.
-  let lost: Error | null = null;
-  for (const c of [pubConn, subConn]) c.on('error', (err: Error) => (lost ??= err));
+/** One broker under test with its two client connections and the rounds measured so far. */
+interface Session {
+  server: Server;
+  pubConn: ChannelModel;
+  subConn: ChannelModel;
+  /** The first connection error, if any (a lost connection fails the case through its channel). */
+  lost: Error | null;
+  persistent: { rate: number; cpu: number; clientCpu: number }[];
+  transient: { rate: number; cpu: number; clientCpu: number }[];
+  latency: { p50: number; p99: number; count: number }[];
+}
+
+async function openSession(server: Server): Promise<Session> {
+  let pubConn: ChannelModel;
+  let subConn: ChannelModel;
   try {
-    await throughput(pubConn, subConn, server, true, 2000, o.window); // warm-up
-    if (o.cases.has('latency')) for (let i = 0; i < o.latencyWarmups; i++) await latency(pubConn, subConn, o.rate, o.seconds);
-    // Best of `rounds` per case: the machine is shared, and the best round is the least disturbed one.
-    const best = <T>(xs: T[], score: (x: T) => number): T => xs.reduce((a, b) => (score(b) > score(a) || Number.isNaN(score(a)) ? b : a));
-    const noRate = { rate: NaN, cpu: NaN, clientCpu: NaN };
-    const ps = [noRate];
-    const trs = [noRate];
-    const ls = [{ p50: NaN, p99: NaN, count: 0 }];
-    for (let i = 0; i < o.rounds; i++) {
-      if (o.cases.has('persistent')) ps.push(await throughput(pubConn, subConn, server, true, o.count, o.window));
-      if (o.cases.has('transient')) trs.push(await throughput(pubConn, subConn, server, false, o.transientCount, o.window));
-      if (o.cases.has('latency')) ls.push(await latency(pubConn, subConn, o.rate, o.seconds));
-    }
-    // The placeholder (NaN) stands for a skipped case; any measured round replaces it.
-    const p = best(ps, (x) => x.rate);
-    const tr = best(trs, (x) => x.rate);
-    const l = best(ls, (x) => -x.p99);
-    return { persistentRate: p.rate, persistentCpu: p.cpu, persistentClientCpu: p.clientCpu, transientRate: tr.rate, transientCpu: tr.cpu, p50: l.p50, p99: l.p99, latencyCount: l.count };
+    pubConn = await amqp.connect(server.url);
+    subConn = await amqp.connect(server.url);
   } catch (err) {
-    throw new Error(`${server.name}: ${(err as Error).message}${lost === null ? '' : ` (connection error: ${(lost as Error).message})`}${server.diagnostics()}`, { cause: err });
-  } finally {
-    await pubConn.close().catch(() => undefined);
-    await subConn.close().catch(() => undefined);
+    throw new Error(`${server.name}: ${(err as Error).message}${server.diagnostics()}`, { cause: err });
   }
+  const session: Session = { server, pubConn, subConn, lost: null, persistent: [], transient: [], latency: [] };
+  // Do not crash the process on 'error': the case fails through its channel, and the error is reported.
+  for (const c of [pubConn, subConn]) c.on('error', (err: Error) => (session.lost ??= err));
+  return session;
+}
+
+/** Runs `step` on the session's broker; an error names the broker and carries what it said. */
+async function onBroker(s: Session, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (err) {
+    throw new Error(`${s.server.name}: ${(err as Error).message}${s.lost === null ? '' : ` (connection error: ${s.lost.message})`}${s.server.diagnostics()}`, { cause: err });
+  }
+}
+
+async function warmUp(s: Session, o: Options): Promise<void> {
+  await onBroker(s, async () => {
+    await throughput(s.pubConn, s.subConn, s.server, true, 2000, o.window);
+    if (o.cases.has('latency')) for (let i = 0; i < o.latencyWarmups; i++) await latency(s.pubConn, s.subConn, o.rate, o.seconds);
+  });
+}
+
+async function measureRound(s: Session, o: Options): Promise<void> {
+  await onBroker(s, async () => {
+    if (o.cases.has('persistent')) s.persistent.push(await throughput(s.pubConn, s.subConn, s.server, true, o.count, o.window));
+    if (o.cases.has('transient')) s.transient.push(await throughput(s.pubConn, s.subConn, s.server, false, o.transientCount, o.window));
+    if (o.cases.has('latency')) s.latency.push(await latency(s.pubConn, s.subConn, o.rate, o.seconds));
+  });
+}
+
+/** Best round per case: the machine is shared, and the best round is the least disturbed one. */
+function bestOf(s: Session): Result {
+  const best = <T>(xs: T[], score: (x: T) => number): T => xs.reduce((a, b) => (score(b) > score(a) || Number.isNaN(score(a)) ? b : a));
+  // The placeholder (NaN) stands for a skipped case; any measured round replaces it.
+  const noRate = { rate: NaN, cpu: NaN, clientCpu: NaN };
+  const p = best([noRate, ...s.persistent], (x) => x.rate);
+  const tr = best([noRate, ...s.transient], (x) => x.rate);
+  const l = best([{ p50: NaN, p99: NaN, count: 0 }, ...s.latency], (x) => -x.p99);
+  return { persistentRate: p.rate, persistentCpu: p.cpu, persistentClientCpu: p.clientCpu, transientRate: tr.rate, transientCpu: tr.cpu, p50: l.p50, p99: l.p99, latencyCount: l.count };
+}
+
+async function closeSession(s: Session): Promise<void> {
+  await s.pubConn.close().catch(() => undefined);
+  await s.subConn.close().catch(() => undefined);
 }
 
 // --- profile summary -------------------------------------------------------------------------------------
@@ -445,24 +481,35 @@ export async function run(args: string[] = []): Promise<void> {
   const o = parseArgs(args);
   const load = os.loadavg()[0].toFixed(1);
   console.log(`# amqp bench — Node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, load average ${load}`);
-  console.log(`# best of ${o.rounds} rounds per case; broker CPU from /proc; amqplib client for both; 1 KiB bodies; persistent: ${o.count} msgs, confirms window ${o.window}; transient: ${o.transientCount} msgs; latency: ${o.rate} msg/s for ${o.seconds} s (persistent, confirms) after ${o.latencyWarmups} unmeasured runs`);
+  console.log(`# best of ${o.rounds} rounds per case, the brokers taking turns round by round; broker CPU from /proc; amqplib client for both; 1 KiB bodies; persistent: ${o.count} msgs, confirms window ${o.window}; transient: ${o.transientCount} msgs; latency: ${o.rate} msg/s for ${o.seconds} s (persistent, confirms) after ${o.latencyWarmups} unmeasured runs`);
   const results = new Map<string, Result>();
   const notes: string[] = [];
   const profileDir = o.profile ? await mkdtemp(join(os.tmpdir(), 'bench-amqp-prof-')) : null;
-  for (const name of ['Tributary', 'RabbitMQ']) {
-    if (o.only !== null && o.only.toLowerCase() !== name.toLowerCase()) continue;
-    const server = name === 'Tributary' ? await startTributary(profileDir, o.fsync) : await startRabbit();
-    if (server === null) {
-      console.log(`# RabbitMQ is not installed (${RABBITMQ_SERVER}): Tributary's figures only`);
-      continue;
+  // Both brokers run at once and take turns, round by round: the machine's quiet and busy minutes then fall on
+  // both (one after the other, a disturbed stretch could land on one broker's whole measurement).
+  const servers: Server[] = [];
+  const sessions: Session[] = [];
+  try {
+    for (const name of ['Tributary', 'RabbitMQ']) {
+      if (o.only !== null && o.only.toLowerCase() !== name.toLowerCase()) continue;
+      const server = name === 'Tributary' ? await startTributary(profileDir, o.fsync) : await startRabbit();
+      if (server === null) {
+        console.log(`# RabbitMQ is not installed (${RABBITMQ_SERVER}): Tributary's figures only`);
+        continue;
+      }
+      servers.push(server);
+      sessions.push(await openSession(server));
     }
-    try {
-      results.set(name, await measure(server, o));
-      const note = await server.note();
+    for (const s of sessions) await warmUp(s, o);
+    for (let i = 0; i < o.rounds; i++) for (const s of sessions) await measureRound(s, o);
+    for (const s of sessions) {
+      results.set(s.server.name, bestOf(s));
+      const note = await s.server.note();
       if (note !== null) notes.push(note);
-    } finally {
-      await server.stop();
     }
+  } finally {
+    for (const s of sessions) await closeSession(s);
+    for (const server of servers) await server.stop();
   }
   const fmt = (v: number, digits = 0): string => (Number.isFinite(v) ? v.toFixed(digits) : '-');
   const header = ['server', 'persistent msg/s', 'CPU µs/msg', 'transient msg/s', 'CPU µs/msg', 'p50 ms', 'p99 ms'];
