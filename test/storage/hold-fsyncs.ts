@@ -1,5 +1,5 @@
 /**
- * Holds every segment fdatasync open until released, and counts segment writes, by wrapping SegmentFile's
+ * Holds every segment fdatasync open until released, and counts segment writes (both paths), by wrapping SegmentFile's
  * methods for one test (restored after it): "while an fsync runs" becomes a state a test controls instead of a
  * race on the machine's speed.
  */
@@ -19,9 +19,33 @@ export interface FsyncHold {
   written(bytes: number): Promise<void>;
 }
 
+/**
+ * Wraps SegmentFile's two write paths for one test (restored after it): `onWrite` hears each completed write,
+ * by path (inline = writevSync on the event loop, pool = writev); `beforeInline` runs before each inline one.
+ */
+export function watchSegmentWrites(t: TestContext, onWrite: (path: 'inline' | 'pool', bytes: number) => void, beforeInline?: () => void): void {
+  const proto = SegmentFile.prototype;
+  const { writev, writevSync } = proto;
+  proto.writev = async function (this: SegmentFile, buffers: Buffer[], position: number): Promise<number> {
+    const n = await writev.call(this, buffers, position);
+    onWrite('pool', n);
+    return n;
+  };
+  proto.writevSync = function (this: SegmentFile, buffers: Buffer[], position: number): number {
+    beforeInline?.();
+    const n = writevSync.call(this, buffers, position);
+    onWrite('inline', n);
+    return n;
+  };
+  t.after(() => {
+    proto.writev = writev;
+    proto.writevSync = writevSync;
+  });
+}
+
 export function holdFsyncs(t: TestContext): FsyncHold {
   const proto = SegmentFile.prototype;
-  const { datasync, writev, writevSync } = proto;
+  const { datasync } = proto;
   let held: Array<() => void> = [];
   let releasing = false;
   let writes = 0;
@@ -35,26 +59,16 @@ export function holdFsyncs(t: TestContext): FsyncHold {
     if (releasing) return run();
     return new Promise<void>((resolve, reject) => held.push(() => run().then(resolve, reject)));
   };
-  const counted = (n: number): number => {
+  watchSegmentWrites(t, (_path, n) => {
     writes++;
     bytesWritten += n;
     onWrite?.();
     const ready = byteWaiters.filter((w) => bytesWritten >= w.bytes);
     byteWaiters = byteWaiters.filter((w) => bytesWritten < w.bytes);
     for (const w of ready) w.resolve();
-    return n;
-  };
-  // Small groups are written inline (writevSync), larger ones on the pool (writev): count both.
-  proto.writev = async function (this: SegmentFile, buffers: Buffer[], position: number): Promise<number> {
-    return counted(await writev.call(this, buffers, position));
-  };
-  proto.writevSync = function (this: SegmentFile, buffers: Buffer[], position: number): number {
-    return counted(writevSync.call(this, buffers, position));
-  };
+  });
   t.after(() => {
     proto.datasync = datasync;
-    proto.writev = writev;
-    proto.writevSync = writevSync;
   });
   return {
     release() {

@@ -3,12 +3,12 @@
  * the pool, and one slow inline write sends writes to the pool for the back-off (with a warning), after which
  * small groups go inline again.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { InlineWritePolicy } from '../../src/storage/inline-write-policy.js';
-import { SegmentFile } from '../../src/storage/segment-file.js';
 import { encodeRecordBatch } from '../../src/storage/record-batch.js';
+import { watchSegmentWrites } from './hold-fsyncs.js';
 import { openLog, readAll, recordingLogger, tempDir, value } from './temp-log.js';
 
 test('the policy allows a group up to maxBytes, and nothing for backoffMs after a write slower than slowMs', () => {
@@ -48,26 +48,18 @@ function batch(n: number, size: number): Buffer {
   return encodeRecordBatch([{ key: Buffer.from(`k${n}`), value: value(n, size), timestamp: 1_000 }]);
 }
 
-/** Counts SegmentFile writes by path (inline = writevSync, pool = writev) for one test; `slowInline` delays inline ones. */
-function countWrites(t: import('node:test').TestContext, slowInlineMs = 0): { inline: number; pool: number } {
-  const proto = SegmentFile.prototype;
-  const { writev, writevSync } = proto;
+/** Counts segment writes by path for one test; `slowInlineMs` makes each inline write take that long. */
+function countWrites(t: TestContext, slowInlineMs = 0): { inline: number; pool: number } {
   const counts = { inline: 0, pool: 0 };
-  proto.writev = function (this: SegmentFile, buffers: Buffer[], position: number): Promise<number> {
-    counts.pool++;
-    return writev.call(this, buffers, position);
-  };
-  proto.writevSync = function (this: SegmentFile, buffers: Buffer[], position: number): number {
-    counts.inline++;
-    // A page cache that throttles the writer, as seen from the event loop: the call takes slowInlineMs.
-    const until = performance.now() + slowInlineMs;
-    while (performance.now() < until);
-    return writevSync.call(this, buffers, position);
-  };
-  t.after(() => {
-    proto.writev = writev;
-    proto.writevSync = writevSync;
-  });
+  watchSegmentWrites(
+    t,
+    (path) => void counts[path]++,
+    () => {
+      // A page cache that throttles the writer, as seen from the event loop: the call takes slowInlineMs.
+      const until = performance.now() + slowInlineMs;
+      while (performance.now() < until);
+    },
+  );
   return counts;
 }
 
