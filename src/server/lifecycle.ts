@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { resolveConfig, logConfigFrom, parseNameList, parseUsers, ConfigError, type Config, type ConfigInputs } from './config.js';
 import { openDataDir, DataDirError, type DataDir } from './data-dir.js';
 import { createLogger } from './log.js';
+import { tuneGarbageCollector } from './gc-tuning.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createHttpPlugin } from './http.js';
 import { createAmqpListener } from '../protocols/amqp/index.js';
@@ -209,6 +210,7 @@ export async function runServer(options: RunOptions): Promise<void> {
     logger = createLogger({ level: config.logLevel, format: config.logFormat });
     // What each setting resolved to and where it came from: the first thing to check when a flag seems ignored.
     logger.debug({ config, sources: resolved.sources }, 'configuration resolved');
+    logger.debug({ v8Flags: tuneGarbageCollector() }, 'garbage collector tuned');
   } catch (err) {
     // No config, so no chosen log format: use what the default would have been.
     const fallback = createLogger({ level: 'info', format: stdoutIsTTY ? 'pretty' : 'json' });
