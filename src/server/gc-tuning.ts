@@ -9,7 +9,7 @@
  * milliseconds but sits in the old generation, holding its young message Buffers alive through scavenges until a
  * full mark-compact. Measured on the AMQP latency case (2 vCPUs, 2000 msg/s, 1 KiB persistent, after a warm-up
  * burst): the old generation grew ~1 MB/s plus ~6 MB/s of retained Buffer memory, V8 ran a mark-compact every
- * second (2-7 ms pauses plus marking steps of up to 8 ms on the event loop) and p99 was 8-15 ms in about half of
+ * second (2-7 ms pauses plus marking steps of up to 8 ms on the event loop) and p99 was 7-15 ms in about half of
  * the broker starts; without pretenuring the old generation grew ~0.1 MB/s, no mark-compact ran in the measured
  * rounds and p99 was 1.7-2.1 ms. The cost: objects that do live long are copied once more by the scavenger.
  *

@@ -210,7 +210,6 @@ export async function runServer(options: RunOptions): Promise<void> {
     logger = createLogger({ level: config.logLevel, format: config.logFormat });
     // What each setting resolved to and where it came from: the first thing to check when a flag seems ignored.
     logger.debug({ config, sources: resolved.sources }, 'configuration resolved');
-    logger.debug({ v8Flags: tuneGarbageCollector() }, 'garbage collector tuned');
   } catch (err) {
     // No config, so no chosen log format: use what the default would have been.
     const fallback = createLogger({ level: 'info', format: stdoutIsTTY ? 'pretty' : 'json' });
@@ -218,6 +217,8 @@ export async function runServer(options: RunOptions): Promise<void> {
     exit(1);
     return;
   }
+  // Before any traffic: V8 must not learn to pretenure per-message objects (gc-tuning.ts).
+  logger.debug({ v8Flags: tuneGarbageCollector() }, 'garbage collector tuned');
 
   // Handlers go in before the start, not after: a signal arriving between the "listening" line and their
   // installation would otherwise kill the process with the default action, skipping the graceful stop.

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EPHEMERAL, serveProcess } from '../support/tributary-process.js';
 import { SERVER_V8_FLAGS, tuneGarbageCollector, v8FlagName } from '../../src/server/gc-tuning.js';
 
 test('tuneGarbageCollector sets every server flag when node was started without it', () => {
@@ -50,4 +54,19 @@ test('with the tuning applied at run time, V8 tenures no allocation site; withou
   };
   assert.match(run(false), /=> tenure/, 'control: V8 pretenures this workload by default');
   assert.doesNotMatch(run(true), /=> tenure/);
+});
+
+test('`tributary serve` applies the tuning before it listens, and says so at debug level', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'trib-gc-tuning-'));
+  const broker = serveProcess(dir, ['--data-dir', join(dir, 'data'), '--log-level', 'debug', ...EPHEMERAL]);
+  t.after(async () => {
+    broker.kill('SIGTERM');
+    await broker.waitForExit().catch(() => broker.kill());
+    await rm(dir, { recursive: true, force: true });
+  });
+  await broker.ports();
+  const tuned = broker.lines.findIndex((l) => l.msg === 'garbage collector tuned');
+  const listening = broker.lines.findIndex((l) => l.msg.startsWith('listening '));
+  assert.ok(tuned >= 0 && tuned < listening, 'the tuning line comes before the listening line');
+  assert.deepEqual(broker.lines[tuned]['v8Flags'], [...SERVER_V8_FLAGS]);
 });
