@@ -65,7 +65,8 @@ import {
 import { DEFAULT_LOG_CONFIG, type AppendResult, type Log, type LogConfig, type ReadResult, type StorageObserver } from './log.js';
 import { StorageError } from './storage-error.js';
 import { Segment, parseSegmentFileName } from './segment.js';
-import { SegmentFile, fsyncDir, unlinkIfExists, writeFileAtomic } from './segment-file.js';
+import { SegmentFile, fsyncDir, unlinkIfExists } from './segment-file.js';
+import { StartOffsetFile } from './start-offset-file.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { ByteChunks } from '../wire/index.js';
@@ -143,6 +144,8 @@ export class PartitionLog extends EventEmitter implements Log {
    */
   private tailBatches: Buffer[] = [];
   private tailBytes = 0;
+  /** `log-start-offset`, written beside the writer (see start-offset-file.ts). */
+  private readonly startOffsetFile: StartOffsetFile;
 
   private constructor(dir: string, config: LogConfig, options: PartitionLogOptions) {
     super();
@@ -152,6 +155,7 @@ export class PartitionLog extends EventEmitter implements Log {
     this.logger = options.logger;
     this.compactionMaxKeys = options.compactionMaxKeys ?? 1_000_000;
     this.inlineWrites = options.inlineWrites ?? DEFAULT_INLINE_WRITES;
+    this.startOffsetFile = new StartOffsetFile(path.join(dir, LOG_START_OFFSET_FILE));
     // Tasks (roll, truncate, close...) see every earlier append durable: pipelined fsyncs finish first.
     this.writer = new GroupCommit((group) => this.flushGroup(group), () => this.beforeTask());
   }
@@ -239,11 +243,10 @@ export class PartitionLog extends EventEmitter implements Log {
   }
 
   private async readLogStartOffset(): Promise<number> {
-    const buf = await SegmentFile.readOptional(path.join(this.dir, LOG_START_OFFSET_FILE));
-    if (buf === null) return 0;
-    const value = Number(buf.toString('utf8').trim());
-    if (!Number.isSafeInteger(value) || value < 0) {
-      this.logger?.warn({ file: path.join(this.dir, LOG_START_OFFSET_FILE) }, 'storage: unreadable log-start-offset file; using the first segment');
+    const value = await this.startOffsetFile.read();
+    if (value === null) return 0;
+    if (Number.isNaN(value)) {
+      this.logger?.warn({ file: this.startOffsetFile.path }, 'storage: unreadable log-start-offset file; using the first segment');
       return 0;
     }
     return value;
@@ -431,9 +434,13 @@ export class PartitionLog extends EventEmitter implements Log {
     }
   }
 
-  /** Before each writer task (truncate, retention, compaction swap, close...): durable, and no cached tail. */
+  /**
+   * Before each writer task (truncate, retention, compaction swap, close...): durable, no cached tail, and no
+   * start offset still being written (a task sees every deleteRecords made before it).
+   */
   private async beforeTask(): Promise<void> {
     await this.syncsIdle();
+    await this.startOffsetFile.idle();
     this.clearTail();
   }
 
@@ -777,23 +784,34 @@ export class PartitionLog extends EventEmitter implements Log {
     this.observer.onSegmentsChanged?.(-1);
   }
 
-  deleteRecords(beforeOffset: number): Promise<number> {
+  /**
+   * Raises the start offset to `beforeOffset` (at most the high watermark); resolves with the start offset.
+   * The new start is durable before readers see it (a restart must not resurrect deleted records), but it is
+   * written beside the writer, not as a task: appends do not wait for a trim. Only dropping whole segments
+   * below it is a writer task.
+   */
+  async deleteRecords(beforeOffset: number): Promise<number> {
     this.assertOpen();
-    return this.writer.exclusive(async () => {
-      const target = Math.min(Math.max(beforeOffset, this._startOffset), this._highWatermark);
-      if (target > this._startOffset) {
-        // Durable before it takes effect: a restart must not resurrect deleted records.
-        await writeFileAtomic(path.join(this.dir, LOG_START_OFFSET_FILE), Buffer.from(`${target}\n`), true);
-        this._startOffset = target;
-      }
-      let dropped = 0;
-      while (this.segments.length > 1 && this.segments[1].segment.baseOffset <= target) {
-        await this.dropSegment(0);
-        dropped++;
-      }
-      if (dropped > 0) await fsyncDir(this.dir);
-      return this._startOffset;
-    });
+    const target = Math.min(Math.max(beforeOffset, this._startOffset), this._highWatermark);
+    if (target > this._startOffset) {
+      await this.startOffsetFile.persist(target);
+      // A truncate cannot have cut below it meanwhile (it starts after the write), but clamp all the same.
+      this._startOffset = Math.max(this._startOffset, Math.min(target, this._endOffset));
+    }
+    if (!this.closed && this.segments.length > 1 && this.segments[1].segment.baseOffset <= this._startOffset) {
+      await this.writer.exclusive(() => this.dropSegmentsBelowStart());
+    }
+    return this._startOffset;
+  }
+
+  /** Drops the segments wholly below the start offset (a writer task). */
+  private async dropSegmentsBelowStart(): Promise<void> {
+    let dropped = 0;
+    while (this.segments.length > 1 && this.segments[1].segment.baseOffset <= this._startOffset) {
+      await this.dropSegment(0);
+      dropped++;
+    }
+    if (dropped > 0) await fsyncDir(this.dir);
   }
 
   enforceRetention(now = Date.now()): Promise<number> {
