@@ -667,7 +667,7 @@ export class Stream extends EventEmitter {
     } catch (err) {
       throw toBrokerError(err);
     }
-    this.markTrim(partition);
+    this.markTrimAfterAppend(partition);
     if (options.live !== false && this.listenerCount('produced') > 0) this.emit('produced', partition, batches);
     const last = results[results.length - 1];
     return { baseOffset: results[0].baseOffset, lastOffset: last.lastOffset, logAppendTime: last.logAppendTime };
@@ -781,7 +781,7 @@ export class Stream extends EventEmitter {
     const done = appended.then(
       (result) => {
         for (let i = 0; i < waiters.length; i++) waiters[i].resolve({ partition, offset: result.baseOffset + i });
-        this.markTrim(partition);
+        this.markTrimAfterAppend(partition);
       },
       (err: unknown) => {
         const e = toBrokerError(err);
@@ -838,6 +838,14 @@ export class Stream extends EventEmitter {
     if (maxMessages >= 0) target = Math.max(target, log.endOffset - maxMessages);
     if (this._retention === 'workqueue') target = Math.max(target, this.ackFloor(partition));
     return Math.min(target, log.highWatermark);
+  }
+
+  /**
+   * An append moves only a count limit's target. A workqueue's floors move with acks, which mark the partition
+   * themselves (setAckFloor), so its appends schedule nothing: no immediate and no trim pass per message.
+   */
+  private markTrimAfterAppend(partition: number): void {
+    if (this.maxMessages >= 0) this.markTrim(partition);
   }
 
   private markTrim(partition: number): void {
